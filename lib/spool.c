@@ -1,0 +1,471 @@
+/*
+ * spool.c - spool_fopen() and the four cookie callbacks behind it.
+ *
+ * While in memory the spool keeps its own position and size; once rolled
+ * over, the temp file's offset and size are the truth and every call goes
+ * straight to the descriptor, so the stream then behaves exactly as stdio
+ * on a regular file (the kernel does append, sparse gaps and SEEK_END).
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "spool.h"
+#include "spool-internal.h"
+
+/* write(2), looping over EINTR and short counts. Returns the bytes
+ * written; fewer than n means an error, with errno set. */
+static size_t fd_write(int fd, const void *buf, size_t n)
+{
+	const char *p = buf;
+	size_t done = 0;
+
+	while (done < n) {
+		ssize_t w = write(fd, p + done, n - done);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			break;
+		done += (size_t)w;
+	}
+	return done;
+}
+
+/* The offset the next write lands at on disk: the end in append mode. */
+static off_t fd_write_offset(const struct spool *s)
+{
+	struct stat st;
+
+	if (!(s->mode & SPOOL_M_APPEND))
+		return lseek(s->fd, 0, SEEK_CUR);
+	return fstat(s->fd, &st) < 0 ? -1 : st.st_size;
+}
+
+/*
+ * A temp file holding `len` bytes of `img`, its offset at s->pos.
+ * Everything is written before anyone sees the descriptor, so a failure
+ * leaves the caller's state untouched and the file is simply closed.
+ */
+static int disk_create(const struct spool *s, const void *img, size_t len)
+{
+	int fd, err;
+
+	fd = spool__tmpfile(s->dir, (s->mode & SPOOL_M_APPEND) != 0);
+	if (fd < 0)
+		return -1;
+	if (fd_write(fd, img, len) == len && lseek(fd, s->pos, SEEK_SET) >= 0)
+		return fd;
+	err = errno;
+	close(fd);
+	errno = err;
+	return -1;
+}
+
+int spool__roll(struct spool *s)
+{
+	int fd;
+
+	if (s->fd >= 0)
+		return 0;
+	fd = disk_create(s, s->buf, (size_t)s->size);
+	if (fd < 0)
+		return -1;
+	free(s->buf);
+	s->buf = NULL;
+	s->cap = 0;
+	s->fd = fd;
+	return 0;
+}
+
+/* Do `n` more bytes at `at` still fit under the threshold? Written as a
+ * subtraction so that neither side can overflow. */
+static int fits(const struct spool *s, off_t at, size_t n)
+{
+	return (uintmax_t)at <= s->threshold &&
+	       n <= s->threshold - (uintmax_t)at;
+}
+
+/*
+ * Make room for `need` bytes (need <= threshold). Growth is by a quarter,
+ * so a spool holding N bytes costs at most N + 25%, and never passes the
+ * threshold.
+ */
+static int mem_reserve(struct spool *s, size_t need)
+{
+	size_t cap = s->cap + s->cap / 4;
+	unsigned char *p;
+
+	if (need <= s->cap)
+		return 0;
+	if (cap < need)
+		cap = need;
+	if (cap < 256)
+		cap = 256;
+	if (cap > s->threshold)
+		cap = s->threshold;
+	p = realloc(s->buf, cap);
+	if (p == NULL)
+		return -1;
+	s->buf = p;
+	s->cap = cap;
+	return 0;
+}
+
+/* Give memory back after a cut to under half the capacity, so a
+ * truncated spool does not keep its peak. Failing to shrink is harmless. */
+static void mem_shrink(struct spool *s)
+{
+	unsigned char *p;
+
+	if (s->size == 0) {
+		free(s->buf);
+		s->buf = NULL;
+		s->cap = 0;
+	} else if ((size_t)s->size < s->cap / 2) {
+		p = realloc(s->buf, (size_t)s->size);
+		if (p != NULL) {
+			s->buf = p;
+			s->cap = (size_t)s->size;
+		}
+	}
+}
+
+/* Grow or cut the memory image to `length` (<= threshold); new bytes,
+ * including any gap left by a seek past the end, read as zero. */
+int spool__mem_resize(struct spool *s, off_t length)
+{
+	if (length > s->size) {
+		if (mem_reserve(s, (size_t)length) < 0)
+			return -1;
+		memset(s->buf + s->size, 0, (size_t)(length - s->size));
+		s->size = length;
+	} else {
+		s->size = length;
+		mem_shrink(s);
+	}
+	return 0;
+}
+
+/*
+ * Store n bytes at the position in memory. When they would pass the
+ * threshold, or memory runs out before it, roll over first and write to
+ * the file instead: running out of memory must not lose the write.
+ */
+static size_t mem_store(struct spool *s, const char *buf, size_t n)
+{
+	off_t at = s->pos;
+	int err;
+
+	if (n == 0)
+		return 0;
+	if (fits(s, at, n)) {
+		size_t end = (size_t)at + n;
+
+		if (mem_reserve(s, end) == 0) {
+			if (at > s->size)
+				memset(s->buf + s->size, 0, (size_t)(at - s->size));
+			memcpy(s->buf + at, buf, n);
+			s->pos = (off_t)end;
+			if (s->pos > s->size)
+				s->size = s->pos;
+			return n;
+		}
+		err = errno;
+		if (spool__roll(s) < 0) {
+			errno = err;
+			return 0;
+		}
+	} else if (spool__roll(s) < 0) {
+		return 0;
+	}
+	return fd_write(s->fd, buf, n);
+}
+
+/* Cut *n so that the write ends at the limit at the latest. */
+static int clamp_to_limit(const struct spool *s, size_t *n)
+{
+	off_t at = s->fd < 0 ? s->pos : fd_write_offset(s);
+
+	if (at < 0)
+		return -1;
+	if (at >= s->limit)
+		*n = 0;
+	else if ((uintmax_t)*n > (uintmax_t)(s->limit - at))
+		*n = (size_t)(s->limit - at);
+	return 0;
+}
+
+/*
+ * glibc: read returns the bytes read, 0 at end of data, -1 on error.
+ * Reads may start past the end (read-ahead after a seek): end of data.
+ */
+static ssize_t spool_read(void *cookie, char *buf, size_t n)
+{
+	struct spool *s = cookie;
+	ssize_t r;
+
+	if (!(s->mode & SPOOL_M_READ)) {
+		errno = EBADF;
+		return -1;
+	}
+	if (s->fd >= 0) {
+		do
+			r = read(s->fd, buf, n);
+		while (r < 0 && errno == EINTR);
+		return r;
+	}
+	if (s->pos >= s->size)
+		return 0;
+	if ((uintmax_t)n > (uintmax_t)(s->size - s->pos))
+		n = (size_t)(s->size - s->pos);
+	memcpy(buf, s->buf + s->pos, n);
+	s->pos += (off_t)n;
+	return (ssize_t)n;
+}
+
+/*
+ * glibc: write returns the bytes stored; any count below n sets the error
+ * flag and drops the rest of stdio's buffer. Never return -1: glibc adds
+ * the count to a size_t and fwrite then crashes (glibc 2.36). So a
+ * failure returns what was stored, 0 included, with errno set.
+ * stdio does not enforce append mode on cookie streams; we do.
+ */
+static ssize_t spool_write(void *cookie, const char *buf, size_t n)
+{
+	struct spool *s = cookie;
+	size_t want = n > SSIZE_MAX ? SSIZE_MAX : n, done;
+
+	if (!(s->mode & SPOOL_M_WRITE)) {
+		errno = EBADF;
+		return 0;
+	}
+	if (s->fd < 0 && (s->mode & SPOOL_M_APPEND))
+		s->pos = s->size;
+	if (s->limit > 0 && clamp_to_limit(s, &want) < 0)
+		return 0;
+	if (s->fd < 0)
+		done = mem_store(s, buf, want);
+	else
+		done = fd_write(s->fd, buf, want);
+	if (done == want && want < n)
+		errno = EFBIG;
+	return (ssize_t)done;
+}
+
+/*
+ * glibc: store the new absolute offset in *off and return 0, or -1 with
+ * errno. ftell() calls this with (0, SEEK_CUR) every time, so it has no
+ * side effects. Every target >= 0 is accepted, as a file does: glibc's
+ * fseek on a readable stream ends with a relative seek it cannot undo.
+ */
+static int spool_seek(void *cookie, off64_t *off, int whence)
+{
+	struct spool *s = cookie;
+	off_t base;
+
+	if (s->fd >= 0) {
+		off_t r = lseek(s->fd, *off, whence);
+
+		if (r < 0)
+			return -1;
+		*off = r;
+		return 0;
+	}
+	switch (whence) {
+	case SEEK_SET:
+		base = 0;
+		break;
+	case SEEK_CUR:
+		base = s->pos;
+		break;
+	case SEEK_END:
+		base = s->size;
+		break;
+	default:
+		errno = EINVAL;
+		return -1;
+	}
+	/* Overflow guard: a target past OFF_MAX fails as lseek(2) does. */
+	if ((*off > 0 && base > SPOOL_OFF_MAX - *off) || base + *off < 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	s->pos = base + *off;
+	*off = s->pos;
+	return 0;
+}
+
+/*
+ * glibc: called exactly once by fclose(), after the final flush, even
+ * when that failed; fclose() returns our value when it is non-zero.
+ * A close(2) error on a temp file that is being thrown away tells the
+ * caller nothing, so it is not reported.
+ */
+static void destroy(struct spool *s)
+{
+	int err = errno;
+
+	if (s->fd >= 0)
+		close(s->fd);
+	free(s->buf);
+	free(s->dir);
+	free(s);
+	errno = err;
+}
+
+static int spool_close(void *cookie)
+{
+	spool__unregister(cookie);
+	destroy(cookie);
+	return 0;
+}
+
+static const cookie_io_functions_t spool_io = {
+	.read = spool_read,
+	.write = spool_write,
+	.seek = spool_seek,
+	.close = spool_close,
+};
+
+/*
+ * fopen()'s modes: r, w or a, then at most one each of '+', 'b', 'e' in
+ * any order. Returns the SPOOL_M_* bits, or 0 for anything else.
+ */
+static unsigned parse_mode(const char *mode)
+{
+	unsigned m, seen = 0, bit;
+
+	if (mode == NULL)
+		return 0;
+	switch (*mode) {
+	case 'r':
+		m = SPOOL_M_READ;
+		break;
+	case 'w':
+		m = SPOOL_M_WRITE | SPOOL_M_TRUNC;
+		break;
+	case 'a':
+		m = SPOOL_M_WRITE | SPOOL_M_APPEND;
+		break;
+	default:
+		return 0;
+	}
+	while (*++mode != '\0') {
+		switch (*mode) {
+		case '+':
+			bit = 1;
+			break;
+		case 'b':
+			bit = 2;
+			break;
+		case 'e':
+			bit = 4;
+			break;
+		default:
+			return 0;
+		}
+		if (seen & bit)
+			return 0;
+		seen |= bit;
+	}
+	return (seen & 1) ? m | SPOOL_M_READ | SPOOL_M_WRITE : m;
+}
+
+/* The mode glibc needs: it only reads r/w/a and '+' from it. */
+static const char *stdio_mode(unsigned m)
+{
+	int plus = (m & SPOOL_M_READ) && (m & SPOOL_M_WRITE);
+
+	if (m & SPOOL_M_APPEND)
+		return plus ? "a+" : "a";
+	if (m & SPOOL_M_TRUNC)
+		return plus ? "w+" : "w";
+	return plus ? "r+" : "r";
+}
+
+/* Reject what no spool can honour before allocating anything. */
+static int check_opts(const struct spool_options *o, unsigned m)
+{
+	if (o == NULL || m == 0 || o->flags != 0 || o->limit < 0 ||
+	    (o->data == NULL && o->data_len != 0) ||
+	    ((m & SPOOL_M_TRUNC) && o->data != NULL)) {
+		errno = EINVAL;
+		return -1;
+	}
+	/* Overflow guard: initial data must fit in an off_t and the limit. */
+	if ((uintmax_t)o->data_len > (uintmax_t)SPOOL_OFF_MAX ||
+	    (o->limit > 0 && (uintmax_t)o->data_len > (uintmax_t)o->limit)) {
+		errno = EFBIG;
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Copy the initial contents in, to memory or, past the threshold,
+ * straight to disk. "a" starts at the end, as fopen() does; the other
+ * modes at 0.
+ */
+static int load(struct spool *s, const void *data, size_t len)
+{
+	if ((s->mode & SPOOL_M_APPEND) && !(s->mode & SPOOL_M_READ))
+		s->pos = (off_t)len;
+	if (len == 0)
+		return 0;
+	/* Past the threshold, or when memory runs out: straight to disk. */
+	if (len > s->threshold || spool__mem_resize(s, (off_t)len) < 0) {
+		s->fd = disk_create(s, data, len);
+		return s->fd < 0 ? -1 : 0;
+	}
+	memcpy(s->buf, data, len);
+	return 0;
+}
+
+FILE *spool_fopen_opts(const struct spool_options *opts, const char *mode)
+{
+	unsigned m = parse_mode(mode);
+	struct spool *s;
+
+	if (check_opts(opts, m) < 0)
+		return NULL;
+	s = calloc(1, sizeof(*s));
+	if (s == NULL)
+		return NULL;
+	s->fd = -1;
+	s->mode = m;
+	s->threshold = opts->threshold;
+	s->limit = opts->limit;
+	if ((opts->dir != NULL && (s->dir = strdup(opts->dir)) == NULL) ||
+	    load(s, opts->data, opts->data_len) < 0)
+		goto fail;
+	s->fp = fopencookie(s, stdio_mode(m), spool_io);
+	if (s->fp == NULL)
+		goto fail;
+	if (spool__register(s) < 0) {
+		int err = errno;
+		FILE *fp = s->fp;
+
+		s = NULL; /* fclose() runs spool_close(), which frees it */
+		fclose(fp);
+		errno = err;
+		return NULL;
+	}
+	return s->fp;
+fail:
+	destroy(s);
+	return NULL;
+}
+
+FILE *spool_fopen(size_t threshold, const char *mode)
+{
+	struct spool_options o = { .threshold = threshold };
+
+	return spool_fopen_opts(&o, mode);
+}

@@ -1,0 +1,90 @@
+/*
+ * testutil.h - small helpers shared by the Check binaries.
+ */
+#ifndef SPOOL_TESTUTIL_H
+#define SPOOL_TESTUTIL_H
+
+#include "config.h" /* first: feature macros such as _GNU_SOURCE */
+
+#include <check.h>
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "spool.h"
+
+/* Run one suite; the exit status is what automake's test driver wants. */
+static inline int tu_run(Suite *s)
+{
+	SRunner *sr = srunner_create(s);
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
+
+/* A fresh private directory under $TMPDIR (or /tmp); caller removes it
+ * with tu_rmdir(). */
+static inline char *tu_mkdtemp(void)
+{
+	const char *base = getenv("TMPDIR");
+	char *path;
+
+	if (base == NULL || *base == '\0')
+		base = "/tmp";
+	ck_assert_int_ne(asprintf(&path, "%s/spooltest-XXXXXX", base), -1);
+	ck_assert_ptr_nonnull(mkdtemp(path));
+	return path;
+}
+
+/* Number of entries in `dir` other than . and .. */
+static inline int tu_count_entries(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int n = 0;
+
+	ck_assert_ptr_nonnull(d);
+	while ((e = readdir(d)) != NULL) {
+		if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
+			n++;
+	}
+	closedir(d);
+	return n;
+}
+
+/* Remove an (expected empty) test directory. */
+static inline void tu_rmdir(char *dir)
+{
+	ck_assert_int_eq(rmdir(dir), 0);
+	free(dir);
+}
+
+/* Read the whole contents of fp from offset 0 into a malloc'd buffer;
+ * the position is left at the end. */
+static inline unsigned char *tu_slurp(FILE *fp, size_t *len)
+{
+	size_t cap = 4096, n = 0, r;
+	unsigned char *buf = malloc(cap);
+
+	ck_assert_ptr_nonnull(buf);
+	ck_assert_int_eq(fseeko(fp, 0, SEEK_SET), 0);
+	while ((r = fread(buf + n, 1, cap - n, fp)) > 0) {
+		n += r;
+		if (n == cap) {
+			cap *= 2;
+			buf = realloc(buf, cap);
+			ck_assert_ptr_nonnull(buf);
+		}
+	}
+	ck_assert(!ferror(fp));
+	*len = n;
+	return buf;
+}
+
+#endif /* SPOOL_TESTUTIL_H */
