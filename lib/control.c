@@ -95,7 +95,7 @@ off_t spool_size(FILE *fp)
 	if (s->fd < 0) {
 		size = s->size;
 	} else {
-		if (fstat(s->fd, &st) < 0)
+		if (spool__fstat(s->fd, &st) < 0)
 			return release(fp, -1);
 		size = st.st_size;
 	}
@@ -121,7 +121,7 @@ static int resize(struct spool *s, off_t length)
 		return -1;
 	}
 	do
-		rc = ftruncate(s->fd, length);
+		rc = spool__ftruncate(s->fd, length);
 	while (rc < 0 && errno == EINTR);
 	return rc;
 }

@@ -36,7 +36,7 @@ static size_t slot(const FILE *fp, size_t n)
 static int grow(void)
 {
 	size_t n = nbuckets ? nbuckets * 2 : 64, i;
-	struct spool **b = calloc(n, sizeof(*b));
+	struct spool **b = spool__calloc(n, sizeof(*b));
 
 	if (b == NULL)
 		return -1;
@@ -80,13 +80,12 @@ void spool__unregister(struct spool *s)
 	struct spool **pp;
 
 	pthread_mutex_lock(&reg_lock);
-	if (nbuckets > 0) {
-		for (pp = &buckets[slot(s->fp, nbuckets)]; *pp; pp = &(*pp)->next) {
-			if (*pp == s) {
-				*pp = s->next;
-				count--;
-				break;
-			}
+	pp = nbuckets > 0 ? &buckets[slot(s->fp, nbuckets)] : NULL;
+	for (; pp != NULL && *pp != NULL; pp = &(*pp)->next) {
+		if (*pp == s) {
+			*pp = s->next;
+			count--;
+			break;
 		}
 	}
 	pthread_mutex_unlock(&reg_lock);

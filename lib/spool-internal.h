@@ -55,4 +55,55 @@ int spool__tmpfile(const char *dir, int append);
 int spool__roll(struct spool *s);
 int spool__mem_resize(struct spool *s, off_t length);
 
+/*
+ * The fault-injection seam: every call that can fail goes through one of
+ * these names. Normally they are the libc functions themselves; built
+ * with SPOOL_FAULT_INJECTION (tests only) they are sys.c's wrappers,
+ * which can make the Nth call fail.
+ */
+#ifdef SPOOL_FAULT_INJECTION
+#include <sys/stat.h>
+
+struct spool__faults {
+	int armed;            /* count and maybe fail calls */
+	long calls;           /* calls seen while armed */
+	long fail_at;         /* fail this call (1-based); 0: none */
+	int err;              /* errno to fail with; 0: the call's default */
+	int hit;              /* errno of the failure once injected */
+	const char *hit_name; /* which call failed */
+};
+extern struct spool__faults spool__faults;
+
+void *spool__calloc(size_t n, size_t size);
+void *spool__realloc(void *p, size_t n);
+char *spool__strdup(const char *s);
+FILE *spool__fopencookie(void *cookie, const char *mode,
+			 cookie_io_functions_t io);
+int spool__open(const char *path, int flags, mode_t mode);
+int spool__mkostemp(char *tmpl, int flags);
+int spool__unlink(const char *path);
+int spool__stat(const char *path, struct stat *st);
+int spool__faccessat(int dirfd, const char *path, int mode, int flags);
+ssize_t spool__read(int fd, void *buf, size_t n);
+ssize_t spool__write(int fd, const void *buf, size_t n);
+off_t spool__lseek(int fd, off_t off, int whence);
+int spool__fstat(int fd, struct stat *st);
+int spool__ftruncate(int fd, off_t length);
+#else
+#define spool__calloc calloc
+#define spool__realloc realloc
+#define spool__strdup strdup
+#define spool__fopencookie fopencookie
+#define spool__open open
+#define spool__mkostemp mkostemp
+#define spool__unlink unlink
+#define spool__stat stat
+#define spool__faccessat faccessat
+#define spool__read read
+#define spool__write write
+#define spool__lseek lseek
+#define spool__fstat fstat
+#define spool__ftruncate ftruncate
+#endif
+
 #endif /* SPOOL_INTERNAL_H */

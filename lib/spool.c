@@ -27,7 +27,7 @@ static size_t fd_write(int fd, const void *buf, size_t n)
 	size_t done = 0;
 
 	while (done < n) {
-		ssize_t w = write(fd, p + done, n - done);
+		ssize_t w = spool__write(fd, p + done, n - done);
 
 		if (w < 0 && errno == EINTR)
 			continue;
@@ -38,14 +38,17 @@ static size_t fd_write(int fd, const void *buf, size_t n)
 	return done;
 }
 
-/* The offset the next write lands at on disk: the end in append mode. */
-static off_t fd_write_offset(const struct spool *s)
+/* Where the next write lands: the end in append mode. On disk that costs
+ * a system call, so it is asked only when a limit must be enforced. */
+static off_t write_offset(const struct spool *s)
 {
 	struct stat st;
 
+	if (s->fd < 0)
+		return (s->mode & SPOOL_M_APPEND) ? s->size : s->pos;
 	if (!(s->mode & SPOOL_M_APPEND))
-		return lseek(s->fd, 0, SEEK_CUR);
-	return fstat(s->fd, &st) < 0 ? -1 : st.st_size;
+		return spool__lseek(s->fd, 0, SEEK_CUR);
+	return spool__fstat(s->fd, &st) < 0 ? -1 : st.st_size;
 }
 
 /*
@@ -60,7 +63,8 @@ static int disk_create(const struct spool *s, const void *img, size_t len)
 	fd = spool__tmpfile(s->dir, (s->mode & SPOOL_M_APPEND) != 0);
 	if (fd < 0)
 		return -1;
-	if (fd_write(fd, img, len) == len && lseek(fd, s->pos, SEEK_SET) >= 0)
+	if (fd_write(fd, img, len) == len &&
+	    spool__lseek(fd, s->pos, SEEK_SET) >= 0)
 		return fd;
 	err = errno;
 	close(fd);
@@ -110,7 +114,7 @@ static int mem_reserve(struct spool *s, size_t need)
 		cap = 256;
 	if (cap > s->threshold)
 		cap = s->threshold;
-	p = realloc(s->buf, cap);
+	p = spool__realloc(s->buf, cap);
 	if (p == NULL)
 		return -1;
 	s->buf = p;
@@ -129,7 +133,7 @@ static void mem_shrink(struct spool *s)
 		s->buf = NULL;
 		s->cap = 0;
 	} else if ((size_t)s->size < s->cap / 2) {
-		p = realloc(s->buf, (size_t)s->size);
+		p = spool__realloc(s->buf, (size_t)s->size);
 		if (p != NULL) {
 			s->buf = p;
 			s->cap = (size_t)s->size;
@@ -154,13 +158,13 @@ int spool__mem_resize(struct spool *s, off_t length)
 }
 
 /*
- * Store n bytes at the position in memory. When they would pass the
- * threshold, or memory runs out before it, roll over first and write to
- * the file instead: running out of memory must not lose the write.
+ * Store n bytes at `at` in memory. When they would pass the threshold, or
+ * memory runs out before it, roll over first and write to the file
+ * instead: running out of memory must not lose the write. The position
+ * moves only when bytes are stored, as with write(2).
  */
-static size_t mem_store(struct spool *s, const char *buf, size_t n)
+static size_t mem_store(struct spool *s, off_t at, const char *buf, size_t n)
 {
-	off_t at = s->pos;
 	int err;
 
 	if (n == 0)
@@ -169,8 +173,10 @@ static size_t mem_store(struct spool *s, const char *buf, size_t n)
 		size_t end = (size_t)at + n;
 
 		if (mem_reserve(s, end) == 0) {
+			/* A seek past the end left a gap: it reads as 0. */
 			if (at > s->size)
-				memset(s->buf + s->size, 0, (size_t)(at - s->size));
+				memset(s->buf + s->size, 0,
+				       (size_t)(at - s->size));
 			memcpy(s->buf + at, buf, n);
 			s->pos = (off_t)end;
 			if (s->pos > s->size)
@@ -191,7 +197,7 @@ static size_t mem_store(struct spool *s, const char *buf, size_t n)
 /* Cut *n so that the write ends at the limit at the latest. */
 static int clamp_to_limit(const struct spool *s, size_t *n)
 {
-	off_t at = s->fd < 0 ? s->pos : fd_write_offset(s);
+	off_t at = write_offset(s);
 
 	if (at < 0)
 		return -1;
@@ -217,7 +223,7 @@ static ssize_t spool_read(void *cookie, char *buf, size_t n)
 	}
 	if (s->fd >= 0) {
 		do
-			r = read(s->fd, buf, n);
+			r = spool__read(s->fd, buf, n);
 		while (r < 0 && errno == EINTR);
 		return r;
 	}
@@ -246,12 +252,10 @@ static ssize_t spool_write(void *cookie, const char *buf, size_t n)
 		errno = EBADF;
 		return 0;
 	}
-	if (s->fd < 0 && (s->mode & SPOOL_M_APPEND))
-		s->pos = s->size;
 	if (s->limit > 0 && clamp_to_limit(s, &want) < 0)
 		return 0;
 	if (s->fd < 0)
-		done = mem_store(s, buf, want);
+		done = mem_store(s, write_offset(s), buf, want);
 	else
 		done = fd_write(s->fd, buf, want);
 	if (done == want && want < n)
@@ -271,7 +275,7 @@ static int spool_seek(void *cookie, off64_t *off, int whence)
 	off_t base;
 
 	if (s->fd >= 0) {
-		off_t r = lseek(s->fd, *off, whence);
+		off_t r = spool__lseek(s->fd, *off, whence);
 
 		if (r < 0)
 			return -1;
@@ -435,17 +439,18 @@ FILE *spool_fopen_opts(const struct spool_options *opts, const char *mode)
 
 	if (check_opts(opts, m) < 0)
 		return NULL;
-	s = calloc(1, sizeof(*s));
+	s = spool__calloc(1, sizeof(*s));
 	if (s == NULL)
 		return NULL;
 	s->fd = -1;
 	s->mode = m;
 	s->threshold = opts->threshold;
 	s->limit = opts->limit;
-	if ((opts->dir != NULL && (s->dir = strdup(opts->dir)) == NULL) ||
-	    load(s, opts->data, opts->data_len) < 0)
+	if (opts->dir != NULL && (s->dir = spool__strdup(opts->dir)) == NULL)
 		goto fail;
-	s->fp = fopencookie(s, stdio_mode(m), spool_io);
+	if (load(s, opts->data, opts->data_len) < 0)
+		goto fail;
+	s->fp = spool__fopencookie(s, stdio_mode(m), spool_io);
 	if (s->fp == NULL)
 		goto fail;
 	if (spool__register(s) < 0) {

@@ -23,8 +23,8 @@ static int usable_dir(const char *dir)
 {
 	struct stat st;
 
-	return stat(dir, &st) == 0 && S_ISDIR(st.st_mode) &&
-	       faccessat(AT_FDCWD, dir, W_OK | X_OK, AT_EACCESS) == 0;
+	return spool__stat(dir, &st) == 0 && S_ISDIR(st.st_mode) &&
+	       spool__faccessat(AT_FDCWD, dir, W_OK | X_OK, AT_EACCESS) == 0;
 }
 
 /*
@@ -57,10 +57,10 @@ static int named_then_unlinked(const char *dir, int flags)
 		errno = ENAMETOOLONG;
 		return -1;
 	}
-	fd = mkostemp(path, flags);
+	fd = spool__mkostemp(path, flags);
 	if (fd < 0)
 		return -1;
-	if (unlink(path) == 0)
+	if (spool__unlink(path) == 0)
 		return fd;
 	err = errno;
 	close(fd);
@@ -76,7 +76,7 @@ int spool__tmpfile(const char *dir, int append)
 
 #ifdef O_TMPFILE
 	do
-		fd = open(d, O_TMPFILE | O_RDWR | flags, 0600);
+		fd = spool__open(d, O_TMPFILE | O_RDWR | flags, 0600);
 	while (fd < 0 && errno == EINTR);
 	/* EISDIR: a kernel older than O_TMPFILE; EOPNOTSUPP: a file
 	 * system without it. Any other error is the directory's own. */

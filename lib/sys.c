@@ -1,0 +1,113 @@
+/*
+ * sys.c - the fault-injection seam. Every call in lib/ that can fail is
+ * made through a spool__ name. In the installed library those names are
+ * macros for the libc functions themselves (spool-internal.h), so this
+ * file is empty there; a white-box test compiles the library with
+ * SPOOL_FAULT_INJECTION and makes the Nth call fail with a realistic
+ * errno (tests/check_inject.c).
+ */
+#include "config.h"
+
+#include "spool-internal.h"
+
+#ifdef SPOOL_FAULT_INJECTION
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+struct spool__faults spool__faults;
+
+/* Count the call; fail it when it is the chosen one. Tests arm this
+ * only while one thread runs, so plain fields are enough. */
+static int inject(const char *name, int err)
+{
+	struct spool__faults *f = &spool__faults;
+
+	if (!f->armed || ++f->calls != f->fail_at)
+		return 0;
+	f->hit = f->err != 0 ? f->err : err;
+	f->hit_name = name;
+	errno = f->hit;
+	return 1;
+}
+
+void *spool__calloc(size_t n, size_t size)
+{
+	return inject("calloc", ENOMEM) ? NULL : calloc(n, size);
+}
+
+void *spool__realloc(void *p, size_t n)
+{
+	return inject("realloc", ENOMEM) ? NULL : realloc(p, n);
+}
+
+char *spool__strdup(const char *s)
+{
+	return inject("strdup", ENOMEM) ? NULL : strdup(s);
+}
+
+FILE *spool__fopencookie(void *cookie, const char *mode,
+			 cookie_io_functions_t io)
+{
+	return inject("fopencookie", ENOMEM) ? NULL
+					     : fopencookie(cookie, mode, io);
+}
+
+int spool__open(const char *path, int flags, mode_t mode)
+{
+	return inject("open", EMFILE) ? -1 : open(path, flags, mode);
+}
+
+int spool__mkostemp(char *tmpl, int flags)
+{
+	return inject("mkostemp", EMFILE) ? -1 : mkostemp(tmpl, flags);
+}
+
+int spool__unlink(const char *path)
+{
+	return inject("unlink", EACCES) ? -1 : unlink(path);
+}
+
+int spool__stat(const char *path, struct stat *st)
+{
+	return inject("stat", EACCES) ? -1 : stat(path, st);
+}
+
+int spool__faccessat(int dirfd, const char *path, int mode, int flags)
+{
+	if (inject("faccessat", EACCES))
+		return -1;
+	return faccessat(dirfd, path, mode, flags);
+}
+
+ssize_t spool__read(int fd, void *buf, size_t n)
+{
+	return inject("read", EIO) ? -1 : read(fd, buf, n);
+}
+
+ssize_t spool__write(int fd, const void *buf, size_t n)
+{
+	return inject("write", ENOSPC) ? -1 : write(fd, buf, n);
+}
+
+off_t spool__lseek(int fd, off_t off, int whence)
+{
+	return inject("lseek", EINVAL) ? -1 : lseek(fd, off, whence);
+}
+
+int spool__fstat(int fd, struct stat *st)
+{
+	return inject("fstat", EIO) ? -1 : fstat(fd, st);
+}
+
+int spool__ftruncate(int fd, off_t length)
+{
+	return inject("ftruncate", EIO) ? -1 : ftruncate(fd, length);
+}
+
+#endif /* SPOOL_FAULT_INJECTION */

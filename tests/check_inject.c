@@ -1,0 +1,477 @@
+/*
+ * check_inject.c - every failure path, by injection.
+ *
+ * The library is compiled into this binary with SPOOL_FAULT_INJECTION,
+ * so every call that can fail (allocation, open, mkostemp, unlink, stat,
+ * read, write, lseek, fstat, ftruncate, fopencookie) goes through
+ * lib/sys.c. Each scenario runs once to count those calls, then once per
+ * call N with call N failing. After every run:
+ *   - a step that failed is the step the fault hit, with its errno;
+ *   - a step that succeeded is in the model, and the contents equal the
+ *     model: every byte of every step that reported success, in place,
+ *     nothing else;
+ *   - with the fault gone the spool goes on working (a rollover that
+ *     failed once succeeds later);
+ *   - fclose() returns 0 and the temp directory is empty.
+ * Leaks on these paths are caught by running this binary under valgrind
+ * and AddressSanitizer in CI.
+ */
+#include "testutil.h"
+
+#include <stdint.h>
+
+#include "spool-internal.h"
+
+#define F spool__faults
+
+enum { MAXM = 1 << 16 };
+
+/* The spool under test and the model of what it must hold. */
+static struct run {
+	FILE *fp;
+	char *dir;
+	const char *scenario;
+	unsigned char model[MAXM];
+	off_t mlen;
+	off_t pos;
+	int append;
+	int failures;
+} R;
+
+/* A step reported failure: the fault must have hit during it. */
+static void expect_fault(long before, int err, const char *what)
+{
+	ck_assert_msg(F.hit != 0 && F.fail_at > before && F.fail_at <= F.calls,
+		      "%s: %s failed with errno %d but no fault hit it "
+		      "(fail_at %ld, calls %ld..%ld)",
+		      R.scenario, what, err, F.fail_at, before, F.calls);
+	ck_assert_msg(err == F.hit, "%s: %s: errno %d, injected %d into %s",
+		      R.scenario, what, err, F.hit, F.hit_name);
+	R.failures++;
+}
+
+/* Bytes stored at the position (at the end in append mode). */
+static void model_put(const void *p, size_t n)
+{
+	off_t at = R.append ? R.mlen : R.pos;
+
+	if (n == 0)
+		return;
+	ck_assert_int_le(at + (off_t)n, MAXM);
+	if (at > R.mlen)
+		memset(R.model + R.mlen, 0, (size_t)(at - R.mlen));
+	memcpy(R.model + at, p, n);
+	R.pos = at + (off_t)n;
+	if (R.pos > R.mlen)
+		R.mlen = R.pos;
+}
+
+static const unsigned char *pattern(size_t n, unsigned seed)
+{
+	static unsigned char buf[MAXM];
+
+	ck_assert_uint_le(n, sizeof(buf));
+	for (size_t i = 0; i < n; i++)
+		buf[i] = (unsigned char)(seed * 131 + i * 7 + (i >> 8));
+	return buf;
+}
+
+/* Unbuffered streams only: fwrite's count is exactly what was stored. */
+static void op_write(size_t n, unsigned seed)
+{
+	const unsigned char *p = pattern(n, seed);
+	long before = F.calls;
+	size_t w;
+	int err;
+
+	errno = 0;
+	w = fwrite(p, 1, n, R.fp);
+	err = errno;
+	model_put(p, w);
+	if (w < n) {
+		expect_fault(before, err, "fwrite");
+		clearerr(R.fp);
+	}
+}
+
+/* Buffered streams: small writes that stay in stdio's buffer, then
+ * fflush. They reach the spool as one call: stored whole or not at all. */
+static void op_batch(const char *line, int times)
+{
+	char buf[BUFSIZ];
+	size_t len = strlen(line) * (size_t)times;
+	long before = F.calls;
+	int rc, err;
+
+	ck_assert_uint_lt(len, sizeof(buf));
+	buf[0] = '\0';
+	for (int i = 0; i < times; i++) {
+		strcat(buf, line);
+		ck_assert_int_ge(fputs(line, R.fp), 0);
+	}
+	errno = 0;
+	rc = fflush(R.fp);
+	err = errno;
+	if (rc == 0) {
+		model_put(buf, len);
+		return;
+	}
+	expect_fault(before, err, "fflush");
+	clearerr(R.fp);
+}
+
+static void op_tell(void)
+{
+	long before = F.calls;
+	off_t at;
+
+	errno = 0;
+	at = ftello(R.fp);
+	if (at < 0)
+		expect_fault(before, errno, "ftello");
+	else
+		ck_assert_msg(at == R.pos,
+			      "%s: ftello %lld, model %lld (fault at %ld: %s)",
+			      R.scenario, (long long)at, (long long)R.pos,
+			      F.fail_at, F.hit_name ? F.hit_name : "none");
+}
+
+/* After a failed seek the position is unknown: seek again, unfaulted
+ * (one fault per run), to the same target. */
+static void op_seek(off_t off, int whence)
+{
+	off_t base = whence == SEEK_SET ? 0 : whence == SEEK_CUR ? R.pos : R.mlen;
+	long before = F.calls;
+
+	errno = 0;
+	if (fseeko(R.fp, off, whence) != 0) {
+		expect_fault(before, errno, "fseeko");
+		clearerr(R.fp);
+		ck_assert_int_eq(fseeko(R.fp, base + off, SEEK_SET), 0);
+	}
+	R.pos = base + off;
+	op_tell();
+}
+
+static void op_read(size_t n)
+{
+	static unsigned char buf[MAXM];
+	size_t want = 0, got;
+	long before = F.calls;
+	int err;
+
+	if (R.pos < R.mlen)
+		want = (size_t)(R.mlen - R.pos) < n ? (size_t)(R.mlen - R.pos) : n;
+	errno = 0;
+	got = fread(buf, 1, n, R.fp);
+	err = errno;
+	ck_assert_uint_le(got, want);
+	ck_assert_msg(got == 0 || memcmp(buf, R.model + R.pos, got) == 0,
+		      "%s: fread returned wrong bytes", R.scenario);
+	if (got < want) {
+		ck_assert(ferror(R.fp));
+		expect_fault(before, err, "fread");
+	}
+	clearerr(R.fp);
+	/* Where a failed read leaves stdio's read-ahead is glibc's affair:
+	 * put the position where the caller has consumed to. */
+	R.pos += (off_t)got;
+	if (got < want)
+		ck_assert_int_eq(fseeko(R.fp, R.pos, SEEK_SET), 0);
+	op_tell();
+}
+
+static void op_truncate(off_t len)
+{
+	long before = F.calls;
+
+	errno = 0;
+	if (spool_truncate(R.fp, len) != 0) {
+		expect_fault(before, errno, "spool_truncate");
+		return;
+	}
+	if (len > R.mlen)
+		memset(R.model + R.mlen, 0, (size_t)(len - R.mlen));
+	R.mlen = len;
+}
+
+static void op_rollover(void)
+{
+	long before = F.calls;
+
+	errno = 0;
+	if (spool_rollover(R.fp) != 0)
+		expect_fault(before, errno, "spool_rollover");
+	else
+		ck_assert_int_eq(spool_is_rolled(R.fp), 1);
+}
+
+static void op_size(void)
+{
+	long before = F.calls;
+	off_t size;
+
+	errno = 0;
+	size = spool_size(R.fp);
+	if (size < 0)
+		expect_fault(before, errno, "spool_size");
+	else
+		ck_assert_int_eq(size, R.mlen);
+}
+
+static void op_fileno(void)
+{
+	long before = F.calls;
+
+	errno = 0;
+	if (spool_fileno(R.fp) < 0)
+		expect_fault(before, errno, "spool_fileno");
+}
+
+/* The scenarios: sequences of steps over the failure paths. */
+static void body_small_writes(void)
+{
+	for (int i = 0; i < 12; i++)
+		op_batch("a line of the small-writes scenario\n", 3);
+	op_seek(100, SEEK_SET);
+	op_batch("OVER", 1);
+	op_tell();
+	op_size();
+}
+
+static void body_large_writes(void)
+{
+	op_write(10000, 1);
+	op_write(3000, 2);
+	op_seek(0, SEEK_SET);
+	op_read(200); /* unbuffered reads cost one call per byte */
+	op_seek(20000, SEEK_SET); /* a hole */
+	op_write(1, 3);
+	op_size();
+}
+
+static void body_cross_threshold(void)
+{
+	op_write(600, 1);
+	op_write(600, 2); /* crosses 1000: rollover */
+	op_write(600, 3);
+	op_seek(-100, SEEK_END);
+	op_read(200);
+	op_size();
+}
+
+static void body_explicit_rollover(void)
+{
+	op_write(700, 1);
+	op_rollover();
+	op_tell();
+	op_write(300, 2);
+	op_fileno();
+	op_seek(0, SEEK_SET);
+	op_read(150);
+}
+
+static void body_truncate(void)
+{
+	op_write(800, 1);
+	op_truncate(300);
+	op_truncate(1500); /* past the threshold: rolls */
+	op_truncate(100);
+	op_write(50, 2);
+	op_truncate(0);
+	op_write(10, 3);
+	op_size();
+}
+
+static void body_reads(void)
+{
+	op_read(100);
+	op_seek(50, SEEK_CUR);
+	op_read(5000); /* to the end */
+	op_seek(-10, SEEK_END);
+	op_read(10);
+	op_seek(0, SEEK_SET);
+	op_read(3000);
+}
+
+static void body_append(void)
+{
+	op_write(500, 1);
+	op_seek(0, SEEK_SET);
+	op_read(100);
+	op_write(500, 2); /* at the end, crossing the threshold */
+	op_tell();
+	op_seek(0, SEEK_SET);
+	op_read(150);
+}
+
+/* fclose with buffered bytes and the fault still armed: it reports the
+ * failure with EOF or succeeds, and frees everything either way. */
+static void body_close(void)
+{
+	long before;
+	int rc, err;
+
+	op_batch("kept\n", 150); /* 750 bytes, in memory */
+	ck_assert_int_ge(fputs("pending bytes that fclose must flush\n",
+			       R.fp), 0);
+	ck_assert_int_ge(fprintf(R.fp, "%0400d\n", 7), 0); /* crosses */
+	before = F.calls;
+	errno = 0;
+	rc = fclose(R.fp);
+	err = errno;
+	R.fp = NULL;
+	if (rc != 0)
+		expect_fault(before, err, "fclose");
+}
+
+struct scenario {
+	const char *name;
+	const char *mode;
+	size_t threshold;
+	int unbuffered;
+	size_t data_len; /* initial data, from pattern(.., 9) */
+	off_t limit;
+	int use_tmpdir; /* dir from $TMPDIR instead of opts.dir */
+	void (*body)(void);
+};
+
+static const struct scenario scenarios[] = {
+	{ "small-writes", "w+", 1000, 0, 0, 0, 0, body_small_writes },
+	{ "large-writes", "w+", 4096, 1, 0, 0, 0, body_large_writes },
+	{ "cross", "w+", 1000, 1, 0, 0, 0, body_cross_threshold },
+	{ "rollover", "w+", 5000, 1, 0, 0, 0, body_explicit_rollover },
+	{ "truncate", "w+", 1000, 1, 0, 0, 0, body_truncate },
+	{ "reads-on-disk", "r+", 1000, 0, 3000, 0, 0, body_reads },
+	{ "reads-in-memory", "r", 8000, 0, 3000, 0, 0, body_reads },
+	{ "append", "a+", 1000, 1, 300, 0, 0, body_append },
+	{ "limit", "w+", 1000, 1, 0, 1 << 20, 0, body_cross_threshold },
+	{ "tmpdir", "w+", 100, 1, 0, 0, 1, body_cross_threshold },
+	{ "close", "w+", 1000, 0, 0, 0, 0, body_close },
+};
+#define NSCENARIOS (sizeof(scenarios) / sizeof(scenarios[0]))
+
+static int open_run(const struct scenario *sc)
+{
+	struct spool_options o = { .threshold = sc->threshold,
+				   .limit = sc->limit };
+	long before = F.calls;
+
+	if (!sc->use_tmpdir)
+		o.dir = R.dir;
+	if (sc->data_len > 0) {
+		o.data = pattern(sc->data_len, 9);
+		o.data_len = sc->data_len;
+		memcpy(R.model, o.data, sc->data_len);
+		R.mlen = (off_t)sc->data_len;
+	}
+	R.append = sc->mode[0] == 'a';
+	R.pos = strcmp(sc->mode, "a") == 0 ? R.mlen : 0;
+	errno = 0;
+	R.fp = spool_fopen_opts(&o, sc->mode);
+	if (R.fp == NULL) {
+		expect_fault(before, errno, "spool_fopen_opts");
+		return -1;
+	}
+	if (sc->unbuffered)
+		ck_assert_int_eq(setvbuf(R.fp, NULL, _IONBF, 0), 0);
+	return 0;
+}
+
+/* With the fault gone: the contents equal the model, and the spool
+ * still takes writes (a failed rollover is retried) and closes. */
+static void verify_and_continue(void)
+{
+	const char tail[] = "written after the fault";
+	unsigned char *got;
+	size_t len;
+
+	F.armed = 0;
+	if (R.fp == NULL)
+		return;
+	clearerr(R.fp);
+	got = tu_slurp(R.fp, &len);
+	ck_assert_msg(len == (size_t)R.mlen, "%s: size %zu, model %lld",
+		      R.scenario, len, (long long)R.mlen);
+	ck_assert_msg(memcmp(got, R.model, len) == 0,
+		      "%s: contents differ from the model", R.scenario);
+	free(got);
+	if (strcmp(R.scenario, "reads-in-memory") != 0) {
+		R.pos = R.mlen;
+		ck_assert_uint_eq(fwrite(tail, 1, sizeof(tail), R.fp),
+				  sizeof(tail));
+		ck_assert_int_eq(fflush(R.fp), 0);
+		model_put(tail, sizeof(tail));
+		ck_assert_int_eq(spool_size(R.fp), R.mlen);
+	}
+	ck_assert_int_eq(fclose(R.fp), 0);
+	R.fp = NULL;
+}
+
+static void run_once(const struct scenario *sc, long fail_at, int err)
+{
+	char *dir = R.dir, *saved = NULL;
+
+	memset(&R, 0, sizeof(R));
+	R.dir = dir;
+	R.scenario = sc->name;
+	if (sc->use_tmpdir) {
+		if (getenv("TMPDIR") != NULL)
+			saved = strdup(getenv("TMPDIR"));
+		ck_assert_int_eq(setenv("TMPDIR", dir, 1), 0);
+	}
+	F = (struct spool__faults){ .armed = 1, .fail_at = fail_at,
+				    .err = err };
+	if (open_run(sc) == 0) {
+		sc->body();
+		verify_and_continue();
+	}
+	F.armed = 0;
+	if (sc->use_tmpdir) {
+		ck_assert_int_eq(saved ? setenv("TMPDIR", saved, 1)
+				       : unsetenv("TMPDIR"), 0);
+		free(saved);
+	}
+	if (fail_at > 0)
+		ck_assert_msg(F.hit != 0, "%s: call %ld was never made (%ld calls)",
+			      sc->name, fail_at, F.calls);
+	ck_assert_int_le(R.failures, 1);
+	ck_assert_int_eq(tu_count_entries(dir), 0);
+}
+
+/* errno for the injected failure: 0 is each call's realistic default
+ * (ENOMEM, EMFILE, ENOSPC, EIO, ...); EOPNOTSUPP on open() drives the
+ * mkostemp+unlink fallback; EINTR must be retried where it can occur. */
+static const int fault_errnos[] = { 0, EOPNOTSUPP, EINTR };
+
+START_TEST(test_inject_every_call)
+{
+	const struct scenario *sc = &scenarios[_i / 3];
+	int err = fault_errnos[_i % 3];
+	long n;
+
+	R.dir = tu_mkdtemp();
+	/* Twice: the first spool of a process also allocates the registry,
+	 * a call that later runs do not make. */
+	run_once(sc, 0, 0);
+	run_once(sc, 0, 0);
+	n = F.calls;
+	ck_assert_int_gt(n, 0);
+	for (long k = 1; k <= n; k++)
+		run_once(sc, k, err);
+	printf("%s (errno %d): %ld failure points\n", sc->name, err, n);
+	tu_rmdir(R.dir);
+	R.dir = NULL;
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("inject");
+	TCase *tc = tcase_create("every call");
+
+	tcase_set_timeout(tc, 120);
+	tcase_add_loop_test(tc, test_inject_every_call, 0, NSCENARIOS * 3);
+	suite_add_tcase(s, tc);
+	return tu_run(s);
+}
