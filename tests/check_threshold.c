@@ -1,0 +1,936 @@
+/*
+ * check_threshold.c - the threshold rule, memory use, the limit, and the
+ * control functions (spool_truncate, spool_size, spool_fileno,
+ * spool_rollover, spool_is_rolled).
+ *
+ * The rule under test (issue 2): contents stay in memory while their size
+ * is at most `threshold`; the write that would make them larger moves
+ * them to disk first, and a spool never moves back. Writes reach the
+ * spool only when stdio flushes, so every assertion about where the
+ * contents are follows an fflush() or uses an unbuffered stream.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <malloc.h>
+#include <stdint.h>
+#include <stdio_ext.h>
+#include <sys/stat.h>
+
+#include "testutil.h"
+
+#define KiB ((size_t)1024)
+#define MiB (1024 * KiB)
+
+static const char letters[] = "abcdefghijklmnopqrstuvwxyz";
+
+/* Byte i of every test pattern; never 0 so a zero gap would show. */
+static unsigned char pattern_byte(size_t i)
+{
+	return (unsigned char)(1 + (i * 7 + i / 251) % 255);
+}
+
+static unsigned char *pattern(size_t n)
+{
+	unsigned char *p = malloc(n + 1);
+	size_t i;
+
+	ck_assert_ptr_nonnull(p);
+	for (i = 0; i < n; i++)
+		p[i] = pattern_byte(i);
+	return p;
+}
+
+static FILE *open_opts(size_t threshold, off_t limit, const char *mode,
+		       const void *data, size_t len)
+{
+	struct spool_options o = {
+	    .threshold = threshold,
+	    .limit = limit,
+	    .data = data,
+	    .data_len = len,
+	};
+	FILE *fp = spool_fopen_opts(&o, mode);
+
+	ck_assert_ptr_nonnull(fp);
+	return fp;
+}
+
+/* The whole contents read through the stream equal want[0..n). */
+static void expect_contents(FILE *fp, const void *want, size_t n)
+{
+	size_t len;
+	unsigned char *got = tu_slurp(fp, &len);
+
+	ck_assert_uint_eq(len, n);
+	ck_assert_msg(memcmp(got, want, n) == 0, "contents differ");
+	free(got);
+}
+
+/* The same through the descriptor (any mode); the spool rolls over. */
+static void expect_fd_contents(FILE *fp, const void *want, size_t n)
+{
+	int fd = spool_fileno(fp);
+	unsigned char *got = malloc(n + 1);
+	struct stat st;
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_ptr_nonnull(got);
+	ck_assert_int_eq(fstat(fd, &st), 0);
+	ck_assert_int_eq(st.st_size, (off_t)n);
+	ck_assert_int_eq(pread(fd, got, n, 0), (ssize_t)n);
+	ck_assert_msg(memcmp(got, want, n) == 0, "file contents differ");
+	free(got);
+}
+
+/* ---- the boundary: threshold-1, threshold, threshold+1 ---- */
+
+struct boundary {
+	size_t threshold;
+	size_t size;
+};
+
+/* SIZE_MAX has no feasible threshold-1 neighbourhood: 10 MiB must stay
+ * in memory instead. */
+static const struct boundary boundaries[] = {
+    {0, 0},	    {0, 1},	{1, 0},		{1, 1},
+    {1, 2},	    {100, 99},	{100, 100},	{100, 101},
+    {MiB, MiB - 1}, {MiB, MiB}, {MiB, MiB + 1}, {SIZE_MAX, 10 * MiB},
+};
+#define N_BOUNDARIES ((int)(sizeof(boundaries) / sizeof(boundaries[0])))
+
+static void expect_boundary(FILE *fp, const struct boundary *b,
+			    const unsigned char *data)
+{
+	/* 0 bytes stored: no file even for threshold 0 */
+	ck_assert_int_eq(spool_is_rolled(fp), b->size > b->threshold);
+	ck_assert_int_eq(spool_size(fp), (off_t)b->size);
+	expect_contents(fp, data, b->size);
+	ck_assert_int_eq(spool_is_rolled(fp), b->size > b->threshold);
+	ck_assert_int_eq(fclose(fp), 0);
+}
+
+/* (a) one fwrite, then fflush */
+START_TEST(test_threshold_boundary_fwrite_fflush)
+{
+	const struct boundary *b = &boundaries[_i];
+	unsigned char *data = pattern(b->size);
+	FILE *fp = spool_fopen(b->threshold, "w+");
+
+	ck_assert_ptr_nonnull(fp);
+	ck_assert_uint_eq(fwrite(data, 1, b->size, fp), b->size);
+	ck_assert_int_eq(fflush(fp), 0);
+	expect_boundary(fp, b, data);
+	free(data);
+}
+END_TEST
+
+/* (b) unbuffered, byte by byte: every byte reaches the spool alone */
+START_TEST(test_threshold_boundary_unbuffered_bytes)
+{
+	const struct boundary *b = &boundaries[_i];
+	unsigned char *data = pattern(b->size);
+	FILE *fp = spool_fopen(b->threshold, "w+");
+	size_t i;
+
+	ck_assert_ptr_nonnull(fp);
+	ck_assert_int_eq(setvbuf(fp, NULL, _IONBF, 0), 0);
+	for (i = 0; i < b->size; i++) {
+		if (putc(data[i], fp) != data[i])
+			ck_abort_msg("putc %zu failed", i);
+		if (i + 1 == b->threshold) /* exactly the threshold */
+			ck_assert_int_eq(spool_is_rolled(fp), 0);
+	}
+	expect_boundary(fp, b, data);
+	free(data);
+}
+END_TEST
+
+/* A cookie that only counts what glibc hands to its write callback. */
+struct counter {
+	size_t calls;
+	size_t largest;
+};
+
+static ssize_t count_write(void *cookie, const char *buf, size_t n)
+{
+	struct counter *c = cookie;
+
+	(void)buf;
+	c->calls++;
+	if (n > c->largest)
+		c->largest = n;
+	return (ssize_t)n;
+}
+
+/* Checks the premise of (c): an unbuffered cookie stream gets one
+ * fwrite of any size in a single write call. */
+static void expect_one_piece(const void *data, size_t n)
+{
+	cookie_io_functions_t io = {.write = count_write};
+	struct counter c = {0, 0};
+	FILE *fp = fopencookie(&c, "w", io);
+
+	ck_assert_ptr_nonnull(fp);
+	ck_assert_int_eq(setvbuf(fp, NULL, _IONBF, 0), 0);
+	ck_assert_uint_eq(fwrite(data, 1, n, fp), n);
+	ck_assert_int_eq(fclose(fp), 0);
+	ck_assert_uint_eq(c.calls, n > 0);
+	ck_assert_uint_eq(c.largest, n);
+}
+
+/* (c) one fwrite that glibc passes to the write callback in one piece */
+START_TEST(test_threshold_boundary_one_piece)
+{
+	const struct boundary *b = &boundaries[_i];
+	unsigned char *data = pattern(b->size);
+	FILE *fp = spool_fopen(b->threshold, "w+");
+
+	expect_one_piece(data, b->size);
+	ck_assert_ptr_nonnull(fp);
+	ck_assert_int_eq(setvbuf(fp, NULL, _IONBF, 0), 0);
+	ck_assert_uint_eq(fwrite(data, 1, b->size, fp), b->size);
+	expect_boundary(fp, b, data);
+	free(data);
+}
+END_TEST
+
+/* Crossing in two steps: the second write rolls before it lands, and
+ * the first write's bytes move along with it. */
+START_TEST(test_threshold_rollover_mid_write)
+{
+	unsigned char *data = pattern(300);
+	FILE *fp = spool_fopen(100, "w+");
+
+	ck_assert_ptr_nonnull(fp);
+	ck_assert_int_eq(setvbuf(fp, NULL, _IONBF, 0), 0);
+	ck_assert_uint_eq(fwrite(data, 1, 60, fp), 60);
+	ck_assert_int_eq(spool_is_rolled(fp), 0);
+	ck_assert_uint_eq(fwrite(data + 60, 1, 240, fp), 240);
+	ck_assert_int_eq(spool_is_rolled(fp), 1);
+	expect_contents(fp, data, 300);
+	expect_fd_contents(fp, data, 300);
+	ck_assert_int_eq(fclose(fp), 0);
+	free(data);
+}
+END_TEST
+
+/* ---- memory: never more than the threshold for the contents ---- */
+
+/* Bytes in use on the glibc heap, mmapped chunks included. */
+static size_t heap_used(void)
+{
+	struct mallinfo2 mi = mallinfo2();
+
+	return mi.uordblks + mi.hblkhd;
+}
+
+/* mallinfo2() sees only glibc's own allocator: under valgrind or
+ * another malloc it reports nothing, and these tests cannot measure. */
+static int heap_measurable(void)
+{
+	size_t before = heap_used(), after;
+	char *p = malloc(MiB);
+
+	ck_assert_ptr_nonnull(p);
+	memset(p, 1, MiB);
+	after = heap_used();
+	free(p);
+	if (after >= before + MiB)
+		return 1;
+	printf("SKIP %s: mallinfo2() does not see malloc "
+	       "(valgrind or a sanitizer)\n",
+	       tcase_name());
+	return 0;
+}
+
+/* What the margin allows on top of the threshold: the 8 KiB stdio
+ * buffer, the struct spool, registry and FILE, malloc's page rounding
+ * of mmapped chunks (about 12 KiB measured in all). Small enough that a
+ * buffer grown by a quarter past a 1 MiB threshold shows. */
+#define MARGIN (64 * KiB)
+
+/* 10 MiB in 64 KiB fwrites through a 1 MiB spool, checked after each. */
+START_TEST(test_threshold_memory_bounded_stepwise)
+{
+	size_t chunk = 64 * KiB, done, base;
+	unsigned char *data = pattern(10 * MiB);
+	FILE *fp;
+
+	if (!heap_measurable()) {
+		free(data);
+		return;
+	}
+	fp = spool_fopen(MiB, "w+");
+	ck_assert_ptr_nonnull(fp);
+	base = heap_used();
+	for (done = 0; done < 10 * MiB; done += chunk) {
+		ck_assert_uint_eq(fwrite(data + done, 1, chunk, fp), chunk);
+		ck_assert_msg(heap_used() <= base + MiB + MARGIN,
+			      "%zu bytes in use after %zu written",
+			      heap_used() - base, done + chunk);
+	}
+	ck_assert_int_eq(spool_is_rolled(fp), 1);
+	expect_fd_contents(fp, data, 10 * MiB);
+	ck_assert_int_eq(fclose(fp), 0);
+	free(data);
+}
+END_TEST
+
+/*
+ * The peak inside one call cannot be read afterwards, so make the heap
+ * remember it: no mmap, no trimming. Then the arena only grows, and
+ * anything allocated during the call, even if freed again, is bounded
+ * by (arena afterwards) - (bytes in use before).
+ */
+static size_t peak_begin(void)
+{
+	ck_assert_int_eq(mallopt(M_MMAP_MAX, 0), 1);
+	ck_assert_int_eq(mallopt(M_TRIM_THRESHOLD, INT_MAX), 1);
+	return mallinfo2().uordblks;
+}
+
+static size_t peak_end(size_t in_use_before)
+{
+	size_t arena = mallinfo2().arena;
+
+	mallopt(M_MMAP_MAX, 65536);
+	mallopt(M_TRIM_THRESHOLD, 128 * 1024);
+	return arena - in_use_before;
+}
+
+enum { ONE_FWRITE, ONE_FPRINTF };
+
+/* One 10 MiB fwrite, or one fprintf("%s") of a 10 MiB string. */
+START_TEST(test_threshold_memory_bounded_one_call)
+{
+	size_t n = 10 * MiB, before, peak;
+	unsigned char *data = pattern(n);
+	FILE *fp;
+
+	data[n] = '\0';
+	if (!heap_measurable()) {
+		free(data);
+		return;
+	}
+	fp = spool_fopen(MiB, "w+");
+	ck_assert_ptr_nonnull(fp);
+	before = peak_begin();
+	if (_i == ONE_FWRITE)
+		ck_assert_uint_eq(fwrite(data, 1, n, fp), n);
+	else
+		ck_assert_int_eq(fprintf(fp, "%s", (char *)data), (int)n);
+	ck_assert_int_eq(fflush(fp), 0);
+	peak = peak_end(before);
+	ck_assert_msg(peak <= MiB + MARGIN, "peak %zu bytes for a 1 MiB spool",
+		      peak);
+	ck_assert_int_eq(spool_is_rolled(fp), 1);
+	expect_fd_contents(fp, data, n);
+	ck_assert_int_eq(fclose(fp), 0);
+	free(data);
+}
+END_TEST
+
+/* After the rollover the memory image is freed, not kept around. */
+START_TEST(test_threshold_memory_released_on_rollover)
+{
+	unsigned char *data = pattern(MiB + 1);
+	size_t base, full, after;
+	FILE *fp;
+
+	if (!heap_measurable()) {
+		free(data);
+		return;
+	}
+	fp = spool_fopen(MiB, "w+");
+	ck_assert_ptr_nonnull(fp);
+	base = heap_used();
+	ck_assert_uint_eq(fwrite(data, 1, MiB, fp), MiB);
+	ck_assert_int_eq(fflush(fp), 0);
+	ck_assert_int_eq(spool_is_rolled(fp), 0);
+	full = heap_used();
+	ck_assert_uint_ge(full, base + MiB); /* the contents are held */
+	ck_assert_int_eq(fputc(data[MiB], fp), data[MiB]);
+	ck_assert_int_eq(fflush(fp), 0);
+	ck_assert_int_eq(spool_is_rolled(fp), 1);
+	after = heap_used();
+	ck_assert_msg(after + MiB <= full, "%zu bytes still in use",
+		      after - base);
+	expect_contents(fp, data, MiB + 1);
+	ck_assert_int_eq(fclose(fp), 0);
+	free(data);
+}
+END_TEST
+
+/*
+ * In memory N bytes cost at most N + 25% and a few hundred bytes, both
+ * for one write and for many small ones (growth by a quarter). Chunks
+ * of 128 KiB and more are mmapped and rounded to a page by malloc.
+ */
+static const size_t held_sizes[] = {1,	  255,	 256,	    257,     1000,
+				    4096, 65536, 200 * KiB, MiB + 17};
+
+static size_t held_bound(size_t n)
+{
+	return n + n / 4 + 512 + (n >= 128 * KiB ? 4096 : 0);
+}
+
+START_TEST(test_threshold_memory_in_memory_overhead)
+{
+	unsigned char *data = pattern(MiB + 17);
+	size_t i, n, done, step, base, used;
+	FILE *fp;
+
+	if (!heap_measurable()) {
+		free(data);
+		return;
+	}
+	for (i = 0; i < sizeof(held_sizes) / sizeof(held_sizes[0]); i++) {
+		n = held_sizes[i];
+		fp = spool_fopen(SIZE_MAX, "w+");
+		ck_assert_ptr_nonnull(fp);
+		/* unbuffered: no 8 KiB stdio buffer in the figures */
+		ck_assert_int_eq(setvbuf(fp, NULL, _IONBF, 0), 0);
+		base = heap_used();
+		step = _i == 0 ? n : 100;
+		for (done = 0; done < n; done += step) {
+			if (step > n - done)
+				step = n - done;
+			ck_assert_uint_eq(fwrite(data + done, 1, step, fp),
+					  step);
+		}
+		used = heap_used() - base;
+		ck_assert_msg(used <= held_bound(n),
+			      "%zu bytes held cost %zu (bound %zu)", n, used,
+			      held_bound(n));
+		/* mallinfo2 counts chunks parked in the tcache (up to
+		 * 1032 bytes) as in use, so a small buffer taken from it
+		 * is invisible; a larger one must show. */
+		if (n > 1032)
+			ck_assert_uint_ge(used, n);
+		ck_assert_int_eq(spool_is_rolled(fp), 0);
+		ck_assert_int_eq(fclose(fp), 0);
+	}
+	free(data);
+}
+END_TEST
+
+/* ---- spool_truncate ---- */
+
+/* The loop index picks memory (SIZE_MAX) or disk (0). */
+static size_t mem_or_disk(int i)
+{
+	return i == 0 ? SIZE_MAX : 0;
+}
+
+START_TEST(test_threshold_truncate_shrink_extend)
+{
+	FILE *fp = spool_fopen(mem_or_disk(_i), "w+");
+
+	ck_assert_ptr_nonnull(fp);
+	ck_assert_int_ge(fputs("abcdefghij", fp), 0); /* still buffered */
+	ck_assert_int_eq(spool_truncate(fp, 4), 0);
+	ck_assert_int_eq(ftello(fp), 10); /* the position is unchanged */
+	ck_assert_int_eq(spool_size(fp), 4);
+	ck_assert_int_eq(getc(fp), EOF);
+	expect_contents(fp, "abcd", 4);
+	ck_assert_int_eq(fseeko(fp, 2, SEEK_SET), 0);
+	ck_assert_int_eq(getc(fp), 'c'); /* with read-ahead buffered */
+	ck_assert_int_eq(spool_truncate(fp, 9), 0);
+	ck_assert_int_eq(ftello(fp), 3);
+	ck_assert_int_eq(spool_size(fp), 9);
+	ck_assert_int_eq(getc(fp), 'd');
+	ck_assert_int_eq(getc(fp), 0); /* zero-extended */
+	expect_contents(fp, "abcd\0\0\0\0\0", 9);
+	ck_assert_int_eq(spool_truncate(fp, 0), 0);
+	ck_assert_int_eq(spool_size(fp), 0);
+	ck_assert_int_eq(ftello(fp), 9);
+	ck_assert_int_eq(spool_is_rolled(fp), _i == 1);
+	ck_assert_int_eq(fclose(fp), 0);
+}
+END_TEST
+
+/* D-P17: a length past the threshold rolls over; up to it does not. */
+START_TEST(test_threshold_truncate_rolls_past_threshold)
+{
+	FILE *fp = spool_fopen(10, "w+");
+	struct stat st;
+
+	ck_assert_ptr_nonnull(fp);
+	ck_assert_int_ge(fputs("abcdefg\n", fp), 0);
+	ck_assert_int_eq(fseeko(fp, 0, SEEK_SET), 0);
+	ck_assert_int_eq(spool_truncate(fp, 0), 0);
+	ck_assert_int_eq(spool_is_rolled(fp), 0);
+	expect_contents(fp, "", 0);
+	rewind(fp);
+	ck_assert_int_ge(fputs("abcdefg\n", fp), 0);
+	ck_assert_int_eq(spool_truncate(fp, 4), 0);
+	ck_assert_int_eq(spool_is_rolled(fp), 0);
+	expect_contents(fp, "abcd", 4);
+	ck_assert_int_eq(spool_truncate(fp, 10), 0);
+	ck_assert_int_eq(spool_is_rolled(fp), 0); /* exactly the threshold */
+	ck_assert_int_eq(spool_truncate(fp, 20), 0);
+	ck_assert_int_eq(spool_is_rolled(fp), 1);
+	ck_assert_int_eq(fstat(spool_fileno(fp), &st), 0);
+	ck_assert_int_eq(st.st_size, 20);
+	expect_contents(fp, "abcd\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0", 20);
+	ck_assert_int_eq(fclose(fp), 0);
+}
+END_TEST
+
+START_TEST(test_threshold_truncate_errors)
+{
+	FILE *fp = open_opts(mem_or_disk(_i), 10, "w+", NULL, 0);
+
+	ck_assert_int_ge(fputs("abcdef", fp), 0);
+	errno = 0;
+	ck_assert_int_eq(spool_truncate(fp, -1), -1);
+	ck_assert_int_eq(errno, EINVAL);
+	errno = 0;
+	ck_assert_int_eq(spool_truncate(fp, 11), -1); /* past the limit */
+	ck_assert_int_eq(errno, EFBIG);
+	ck_assert_int_eq(ferror(fp), 0);
+	expect_contents(fp, "abcdef", 6); /* nothing changed */
+	ck_assert_int_eq(spool_truncate(fp, 10), 0);
+	ck_assert_int_eq(spool_size(fp), 10);
+	ck_assert_int_eq(fclose(fp), 0);
+
+	fp = open_opts(mem_or_disk(_i), 0, "r", "abcdef", 6);
+	errno = 0;
+	ck_assert_int_eq(spool_truncate(fp, 2), -1); /* read-only */
+	ck_assert_int_eq(errno, EBADF);
+	expect_contents(fp, "abcdef", 6);
+	ck_assert_int_eq(fclose(fp), 0);
+}
+END_TEST
+
+/* ---- spool_size ---- */
+
+START_TEST(test_threshold_size_counts_buffered_bytes)
+{
+	FILE *fp = spool_fopen(mem_or_disk(_i), "w+");
+	char c;
+
+	ck_assert_ptr_nonnull(fp);
+	ck_assert_int_eq(spool_size(fp), 0);
+	ck_assert_int_ge(fputs("hello", fp), 0);
+	ck_assert_uint_eq(__fpending(fp), 5); /* not flushed yet */
+	ck_assert_int_eq(spool_size(fp), 5);
+	ck_assert_int_eq(fseeko(fp, 20, SEEK_SET), 0);
+	ck_assert_int_eq(spool_size(fp), 5); /* a seek does not grow it */
+	ck_assert_int_ge(fputs("x", fp), 0);
+	ck_assert_int_eq(spool_size(fp), 21);
+	ck_assert_int_eq(ftello(fp), 21);
+	/* a size query keeps ungetc pushback */
+	rewind(fp);
+	ck_assert_int_eq(fread(&c, 1, 1, fp), 1);
+	ck_assert_int_eq(ungetc('Z', fp), 'Z');
+	ck_assert_int_eq(spool_size(fp), 21);
+	ck_assert_int_eq(getc(fp), 'Z');
+	ck_assert_int_eq(getc(fp), 'e');
+	ck_assert_int_eq(fclose(fp), 0);
+
+	fp = open_opts(mem_or_disk(_i), 0, "a", "abc", 3);
+	ck_assert_int_ge(fputs("defg", fp), 0);
+	ck_assert_int_eq(spool_size(fp), 7);
+	ck_assert_int_eq(fclose(fp), 0);
+}
+END_TEST
+
+/* ---- spool_fileno ---- */
+
+START_TEST(test_threshold_fileno)
+{
+	FILE *fp = spool_fopen(mem_or_disk(_i), "w+");
+	char buf[32];
+	int fd, flags;
+
+	ck_assert_ptr_nonnull(fp);
+	ck_assert_int_ge(fputs("hello world", fp), 0); /* buffered */
+	ck_assert_int_eq(spool_is_rolled(fp), 0);
+	fd = spool_fileno(fp);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(spool_is_rolled(fp), 1);
+	ck_assert_uint_eq(__fpending(fp), 0); /* it flushed */
+	ck_assert_int_eq(pread(fd, buf, sizeof(buf), 0), 11);
+	ck_assert_int_eq(memcmp(buf, "hello world", 11), 0);
+	ck_assert_int_eq(lseek(fd, 0, SEEK_CUR), ftello(fp));
+	flags = fcntl(fd, F_GETFD);
+	ck_assert_int_ne(flags, -1);
+	ck_assert_int_ne(flags & FD_CLOEXEC, 0);
+	ck_assert_int_eq(spool_fileno(fp), fd); /* the same, owned */
+	ck_assert_int_ge(fputs("!", fp), 0);
+	ck_assert_int_eq(fflush(fp), 0);
+	ck_assert_int_eq(pread(fd, buf, sizeof(buf), 0), 12);
+	ck_assert_int_eq(memcmp(buf, "hello world!", 12), 0);
+	/* fclose closes it; nothing may open a descriptor in between */
+	ck_assert_int_eq(fclose(fp), 0);
+	errno = 0;
+	ck_assert_int_eq(fcntl(fd, F_GETFD), -1);
+	ck_assert_int_eq(errno, EBADF);
+}
+END_TEST
+
+START_TEST(test_threshold_fileno_read_only)
+{
+	FILE *fp = open_opts(mem_or_disk(_i), 0, "r", "read me", 7);
+	char buf[8];
+
+	ck_assert_int_eq(getc(fp), 'r');
+	expect_fd_contents(fp, "read me", 7);
+	ck_assert_int_eq(fread(buf, 1, 6, fp), 6); /* reading goes on */
+	ck_assert_int_eq(memcmp(buf, "ead me", 6), 0);
+	ck_assert_int_eq(fclose(fp), 0);
+}
+END_TEST
+
+/* ---- spool_rollover keeps position, flags and pushback ---- */
+
+static FILE *letters_spool(void)
+{
+	FILE *fp = spool_fopen(SIZE_MAX, "w+");
+
+	ck_assert_ptr_nonnull(fp);
+	ck_assert_uint_eq(fwrite(letters, 1, 26, fp), 26);
+	ck_assert_int_eq(fflush(fp), 0);
+	return fp;
+}
+
+static void roll(FILE *fp)
+{
+	ck_assert_int_eq(spool_is_rolled(fp), 0);
+	ck_assert_int_eq(spool_rollover(fp), 0);
+	ck_assert_int_eq(spool_is_rolled(fp), 1);
+}
+
+START_TEST(test_threshold_rollover_keeps_position)
+{
+	FILE *fp = letters_spool();
+
+	ck_assert_int_eq(fseeko(fp, 5, SEEK_SET), 0);
+	ck_assert_int_eq(getc(fp), 'f'); /* read-ahead now buffered */
+	roll(fp);
+	ck_assert_int_eq(ftello(fp), 6);
+	ck_assert_int_eq(getc(fp), 'g');
+	ck_assert_int_eq(fseeko(fp, 0, SEEK_CUR), 0);
+	ck_assert_int_eq(getc(fp), 'h');
+	ck_assert_int_eq(fclose(fp), 0);
+
+	fp = letters_spool();
+	ck_assert_int_eq(fseeko(fp, 3, SEEK_SET), 0);
+	ck_assert_int_ge(fputs("XY", fp), 0); /* pending output */
+	roll(fp);
+	ck_assert_uint_eq(__fpending(fp), 0); /* flushed first */
+	ck_assert_int_eq(ftello(fp), 5);
+	ck_assert_int_eq(getc(fp), 'f');
+	expect_contents(fp, "abcXYfghijklmnopqrstuvwxyz", 26);
+	ck_assert_int_eq(fclose(fp), 0);
+}
+END_TEST
+
+START_TEST(test_threshold_rollover_keeps_flags)
+{
+	FILE *fp = letters_spool();
+
+	ck_assert_int_eq(getc(fp), EOF); /* at 26 after the write */
+	ck_assert_int_ne(feof(fp), 0);
+	roll(fp);
+	ck_assert_int_ne(feof(fp), 0);
+	ck_assert_int_eq(ferror(fp), 0);
+	ck_assert_int_eq(getc(fp), EOF);
+	ck_assert_int_eq(ftello(fp), 26);
+	ck_assert_int_eq(fclose(fp), 0);
+
+	fp = spool_fopen(SIZE_MAX, "w");
+	ck_assert_ptr_nonnull(fp);
+	ck_assert_int_ge(fputs("abc", fp), 0);
+	ck_assert_int_eq(getc(fp), EOF); /* write-only: error flag */
+	ck_assert_int_ne(ferror(fp), 0);
+	roll(fp);
+	ck_assert_int_ne(ferror(fp), 0);
+	ck_assert_int_eq(feof(fp), 0);
+	clearerr(fp);
+	expect_fd_contents(fp, "abc", 3);
+	ck_assert_int_eq(fclose(fp), 0);
+}
+END_TEST
+
+START_TEST(test_threshold_rollover_keeps_pushback)
+{
+	FILE *fp = letters_spool();
+
+	rewind(fp);
+	ck_assert_int_eq(getc(fp), 'a');
+	ck_assert_int_eq(ungetc('X', fp), 'X');
+	ck_assert_int_eq(ungetc('Y', fp), 'Y');
+	roll(fp);
+	ck_assert_int_eq(getc(fp), 'Y');
+	ck_assert_int_eq(getc(fp), 'X');
+	ck_assert_int_eq(getc(fp), 'b');
+	ck_assert_int_eq(fclose(fp), 0);
+
+	fp = letters_spool();
+	ck_assert_int_eq(fseeko(fp, 10, SEEK_SET), 0);
+	ck_assert_int_eq(getc(fp), 'k');
+	ck_assert_int_eq(ungetc('k', fp), 'k'); /* a backup */
+	roll(fp);
+	ck_assert_int_eq(ftello(fp), 10);
+	ck_assert_int_eq(getc(fp), 'k');
+	ck_assert_int_eq(getc(fp), 'l');
+	ck_assert_int_eq(fclose(fp), 0);
+
+	fp = letters_spool(); /* pushback that clears EOF */
+	ck_assert_int_eq(getc(fp), EOF);
+	ck_assert_int_eq(ungetc('!', fp), '!');
+	roll(fp);
+	ck_assert_int_eq(feof(fp), 0);
+	ck_assert_int_eq(getc(fp), '!');
+	ck_assert_int_eq(getc(fp), EOF);
+	ck_assert_int_eq(fclose(fp), 0);
+}
+END_TEST
+
+START_TEST(test_threshold_rollover_when_rolled_is_noop)
+{
+	FILE *fp = spool_fopen(0, "w+");
+	int fd;
+
+	ck_assert_ptr_nonnull(fp);
+	ck_assert_int_ge(fputs("abc", fp), 0);
+	ck_assert_int_eq(fflush(fp), 0);
+	ck_assert_int_eq(spool_is_rolled(fp), 1);
+	fd = spool_fileno(fp);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(fseeko(fp, 1, SEEK_SET), 0);
+	ck_assert_int_eq(spool_rollover(fp), 0);
+	ck_assert_int_eq(spool_rollover(fp), 0);
+	ck_assert_int_eq(spool_fileno(fp), fd); /* the same file */
+	ck_assert_int_eq(ftello(fp), 1);
+	ck_assert_int_eq(getc(fp), 'b');
+	expect_contents(fp, "abc", 3);
+	ck_assert_int_eq(fclose(fp), 0);
+}
+END_TEST
+
+START_TEST(test_threshold_never_back_to_memory)
+{
+	FILE *fp = spool_fopen(10, "w+");
+	int fd;
+
+	ck_assert_ptr_nonnull(fp);
+	ck_assert_uint_eq(fwrite(letters, 1, 20, fp), 20);
+	ck_assert_int_eq(fflush(fp), 0);
+	ck_assert_int_eq(spool_is_rolled(fp), 1);
+	fd = spool_fileno(fp);
+	ck_assert_int_eq(spool_truncate(fp, 0), 0);
+	ck_assert_int_eq(spool_is_rolled(fp), 1);
+	rewind(fp);
+	ck_assert_int_ge(fputs("x", fp), 0);
+	ck_assert_int_eq(fflush(fp), 0);
+	ck_assert_int_eq(spool_is_rolled(fp), 1);
+	ck_assert_int_eq(spool_fileno(fp), fd);
+	expect_contents(fp, "x", 1);
+	ck_assert_int_eq(fclose(fp), 0);
+}
+END_TEST
+
+/* ---- limit: a hard cap on the size ---- */
+
+/* The loop index picks memory, disk, or a rollover before the limit. */
+static size_t limit_threshold(int i)
+{
+	return i == 0 ? SIZE_MAX : i == 1 ? 0 : 4;
+}
+
+START_TEST(test_threshold_limit_unbuffered)
+{
+	FILE *fp = open_opts(limit_threshold(_i), 10, "w+", NULL, 0);
+
+	ck_assert_int_eq(setvbuf(fp, NULL, _IONBF, 0), 0);
+	ck_assert_uint_eq(fwrite(letters, 1, 8, fp), 8);
+	errno = 0;
+	ck_assert_uint_eq(fwrite(letters + 8, 1, 5, fp), 2); /* cut */
+	ck_assert_int_eq(errno, EFBIG);
+	ck_assert_int_ne(ferror(fp), 0);
+	clearerr(fp);
+	errno = 0;
+	ck_assert_int_eq(fputc('!', fp), EOF);
+	ck_assert_int_eq(errno, EFBIG);
+	ck_assert_int_ne(ferror(fp), 0);
+	clearerr(fp);
+	ck_assert_int_eq(spool_size(fp), 10);
+	ck_assert_int_eq(spool_is_rolled(fp), _i != 0);
+	expect_contents(fp, letters, 10);
+	/* overwriting inside the limit still works */
+	ck_assert_int_eq(fseeko(fp, 0, SEEK_SET), 0);
+	ck_assert_int_eq(fputc('A', fp), 'A');
+	expect_contents(fp, "Abcdefghij", 10);
+	ck_assert_int_eq(fclose(fp), 0);
+}
+END_TEST
+
+START_TEST(test_threshold_limit_buffered)
+{
+	FILE *fp = open_opts(limit_threshold(_i), 10, "w+", NULL, 0);
+
+	ck_assert_uint_eq(fwrite(letters, 1, 8, fp), 8);
+	ck_assert_int_eq(fflush(fp), 0); /* acknowledged: must stay */
+	ck_assert_uint_eq(fwrite(letters + 8, 1, 5, fp), 5); /* buffered */
+	errno = 0;
+	ck_assert_int_eq(fflush(fp), EOF);
+	ck_assert_int_eq(errno, EFBIG);
+	ck_assert_int_ne(ferror(fp), 0);
+	clearerr(fp);
+	ck_assert_int_eq(spool_size(fp), 10);
+	expect_contents(fp, letters, 10);
+	/* a seek past the limit and a write: refused, size unchanged */
+	ck_assert_int_eq(fseeko(fp, 20, SEEK_SET), 0);
+	ck_assert_int_eq(fputc('x', fp), 'x');
+	errno = 0;
+	ck_assert_int_eq(fflush(fp), EOF);
+	ck_assert_int_eq(errno, EFBIG);
+	clearerr(fp);
+	ck_assert_int_eq(spool_size(fp), 10);
+	ck_assert_int_eq(spool_is_rolled(fp), _i != 0);
+	ck_assert_int_eq(fclose(fp), 0);
+}
+END_TEST
+
+START_TEST(test_threshold_limit_exact_and_append)
+{
+	FILE *fp = open_opts(limit_threshold(_i), 10, "w", NULL, 0);
+
+	ck_assert_uint_eq(fwrite(letters, 1, 10, fp), 10);
+	ck_assert_int_eq(fflush(fp), 0); /* exactly the limit is fine */
+	ck_assert_int_eq(ferror(fp), 0);
+	ck_assert_int_eq(spool_size(fp), 10);
+	ck_assert_int_eq(fclose(fp), 0);
+
+	fp = open_opts(limit_threshold(_i), 8, "a+", "abcdef", 6);
+	ck_assert_int_eq(fseeko(fp, 0, SEEK_SET), 0);
+	ck_assert_int_ge(fputs("XYZ", fp), 0); /* append: lands at 6 */
+	errno = 0;
+	ck_assert_int_eq(fflush(fp), EOF);
+	ck_assert_int_eq(errno, EFBIG);
+	clearerr(fp);
+	expect_contents(fp, "abcdefXY", 8);
+	ck_assert_int_eq(fclose(fp), 0);
+}
+END_TEST
+
+START_TEST(test_threshold_limit_initial_data)
+{
+	struct spool_options o = {
+	    .threshold = limit_threshold(_i),
+	    .limit = 5,
+	    .data = "abcdef",
+	    .data_len = 6,
+	};
+	FILE *fp;
+
+	errno = 0;
+	ck_assert_ptr_null(spool_fopen_opts(&o, "r"));
+	ck_assert_int_eq(errno, EFBIG);
+	o.data_len = 5;
+	fp = spool_fopen_opts(&o, "r+");
+	ck_assert_ptr_nonnull(fp);
+	expect_contents(fp, "abcde", 5);
+	ck_assert_int_eq(fclose(fp), 0);
+}
+END_TEST
+
+/* ---- initial data ---- */
+
+START_TEST(test_threshold_initial_data_placement)
+{
+	static const char *const modes[] = {"r", "r+", "a", "a+", "rb", "a+e"};
+	const char *m = modes[_i];
+	FILE *fp;
+
+	fp = open_opts(4, 0, m, "abcd", 4); /* exactly the threshold */
+	ck_assert_int_eq(spool_is_rolled(fp), 0);
+	expect_fd_contents(fp, "abcd", 4);
+	ck_assert_int_eq(fclose(fp), 0);
+
+	fp = open_opts(4, 0, m, "abcde", 5); /* straight to disk */
+	ck_assert_int_eq(spool_is_rolled(fp), 1);
+	expect_fd_contents(fp, "abcde", 5);
+	ck_assert_int_eq(fclose(fp), 0);
+
+	fp = open_opts(0, 0, m, NULL, 0); /* empty: no file */
+	ck_assert_int_eq(spool_is_rolled(fp), 0);
+	ck_assert_int_eq(fclose(fp), 0);
+}
+END_TEST
+
+START_TEST(test_threshold_initial_data_refused_for_w)
+{
+	static const char *const modes[] = {"w", "w+", "wb", "w+e"};
+	struct spool_options o = {.threshold = 100, .data = "x", .data_len = 1};
+	size_t i;
+
+	for (i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
+		errno = 0;
+		ck_assert_ptr_null(spool_fopen_opts(&o, modes[i]));
+		ck_assert_int_eq(errno, EINVAL);
+	}
+}
+END_TEST
+
+static TCase *tcase(Suite *s, const char *name)
+{
+	TCase *tc = tcase_create(name);
+
+	tcase_set_timeout(tc, 120);
+	suite_add_tcase(s, tc);
+	return tc;
+}
+
+int main(void)
+{
+	Suite *s = suite_create("threshold");
+	TCase *tc;
+
+	tc = tcase(s, "boundary");
+	tcase_add_loop_test(tc, test_threshold_boundary_fwrite_fflush, 0,
+			    N_BOUNDARIES);
+	tcase_add_loop_test(tc, test_threshold_boundary_unbuffered_bytes, 0,
+			    N_BOUNDARIES);
+	tcase_add_loop_test(tc, test_threshold_boundary_one_piece, 0,
+			    N_BOUNDARIES);
+	tcase_add_test(tc, test_threshold_rollover_mid_write);
+
+	tc = tcase(s, "memory");
+	tcase_add_test(tc, test_threshold_memory_bounded_stepwise);
+	tcase_add_loop_test(tc, test_threshold_memory_bounded_one_call,
+			    ONE_FWRITE, ONE_FPRINTF + 1);
+	tcase_add_test(tc, test_threshold_memory_released_on_rollover);
+	tcase_add_loop_test(tc, test_threshold_memory_in_memory_overhead, 0, 2);
+
+	tc = tcase(s, "control");
+	tcase_add_loop_test(tc, test_threshold_truncate_shrink_extend, 0, 2);
+	tcase_add_test(tc, test_threshold_truncate_rolls_past_threshold);
+	tcase_add_loop_test(tc, test_threshold_truncate_errors, 0, 2);
+	tcase_add_loop_test(tc, test_threshold_size_counts_buffered_bytes, 0,
+			    2);
+	tcase_add_loop_test(tc, test_threshold_fileno, 0, 2);
+	tcase_add_loop_test(tc, test_threshold_fileno_read_only, 0, 2);
+	tcase_add_test(tc, test_threshold_rollover_keeps_position);
+	tcase_add_test(tc, test_threshold_rollover_keeps_flags);
+	tcase_add_test(tc, test_threshold_rollover_keeps_pushback);
+	tcase_add_test(tc, test_threshold_rollover_when_rolled_is_noop);
+	tcase_add_test(tc, test_threshold_never_back_to_memory);
+
+	tc = tcase(s, "limit");
+	tcase_add_loop_test(tc, test_threshold_limit_unbuffered, 0, 3);
+	tcase_add_loop_test(tc, test_threshold_limit_buffered, 0, 3);
+	tcase_add_loop_test(tc, test_threshold_limit_exact_and_append, 0, 3);
+	tcase_add_loop_test(tc, test_threshold_limit_initial_data, 0, 3);
+
+	tc = tcase(s, "initial_data");
+	tcase_add_loop_test(tc, test_threshold_initial_data_placement, 0, 6);
+	tcase_add_test(tc, test_threshold_initial_data_refused_for_w);
+	return tu_run(s);
+}
