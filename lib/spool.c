@@ -237,6 +237,25 @@ static ssize_t spool_read(void *cookie, char *buf, size_t n)
 }
 
 /*
+ * glibc bug (2.36, every cookie stream, fmemopen too): before flushing
+ * output written into a buffer that still holds read-ahead, glibc seeks
+ * back and records the resulting offset in fp->_offset; file writes then
+ * advance it, cookie writes do not. A later fseeko(fp, 0, SEEK_CUR) -
+ * the idiom for switching from writing to reading - lands before the
+ * bytes just written. Marking the offset unknown (-1, _IO_pos_BAD) makes
+ * glibc ask the seek callback instead, as it does for ftell().
+ */
+static void forget_offset(FILE *fp)
+{
+#ifdef HAVE_STRUCT__IO_FILE__OFFSET
+	if (fp != NULL)
+		fp->_offset = -1;
+#else
+	(void)fp;
+#endif
+}
+
+/*
  * glibc: write returns the bytes stored; any count below n sets the error
  * flag and drops the rest of stdio's buffer. Never return -1: glibc adds
  * the count to a size_t and fwrite then crashes (glibc 2.36). So a
@@ -254,12 +273,20 @@ static ssize_t spool_write(void *cookie, const char *buf, size_t n)
 	}
 	if (s->limit > 0 && clamp_to_limit(s, &want) < 0)
 		return 0;
-	if (s->fd < 0)
-		done = mem_store(s, write_offset(s), buf, want);
-	else
+	if (s->fd < 0) {
+		off_t at = write_offset(s);
+
+		/* Overflow guard: as on a file, no byte is stored past
+		 * OFF_MAX (on disk the kernel enforces its own maximum). */
+		if ((uintmax_t)want > (uintmax_t)(SPOOL_OFF_MAX - at))
+			want = (size_t)(SPOOL_OFF_MAX - at);
+		done = mem_store(s, at, buf, want);
+	} else {
 		done = fd_write(s->fd, buf, want);
+	}
 	if (done == want && want < n)
 		errno = EFBIG;
+	forget_offset(s->fp);
 	return (ssize_t)done;
 }
 

@@ -113,8 +113,8 @@ off_t spool_size(FILE *fp);
  * Flush pending output, then cut the contents to `length` bytes or
  * extend them with zero bytes; the position is unchanged. A length past
  * the threshold rolls over first. Returns 0, or -1 with errno set
- * (EINVAL for a negative length, EFBIG past the limit, ENOMEM, or the
- * temp file's error).
+ * (EINVAL for a negative length, EBADF on a spool opened "r", EFBIG past
+ * the limit, ENOMEM, or the temp file's error).
  */
 int spool_truncate(FILE *fp, off_t length);
 
