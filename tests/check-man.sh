@@ -3,7 +3,7 @@
 set -eu
 : "${top_srcdir:=.}"
 status=0
-for page in "$top_srcdir"/docs/*.[37]; do
+for page in "$top_srcdir"/docs/*.[137]; do
 	out=$(LC_ALL=C.UTF-8 groff -man -ww -z "$page" 2>&1) || status=1
 	if [ -n "$out" ]; then
 		printf '%s:\n%s\n' "$page" "$out" >&2
