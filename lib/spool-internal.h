@@ -75,6 +75,7 @@ struct spool__faults {
 extern struct spool__faults spool__faults;
 
 void *spool__calloc(size_t n, size_t size);
+void *spool__malloc(size_t n);
 void *spool__realloc(void *p, size_t n);
 char *spool__strdup(const char *s);
 FILE *spool__fopencookie(void *cookie, const char *mode,
@@ -91,6 +92,7 @@ int spool__fstat(int fd, struct stat *st);
 int spool__ftruncate(int fd, off_t length);
 #else
 #define spool__calloc calloc
+#define spool__malloc malloc
 #define spool__realloc realloc
 #define spool__strdup strdup
 #define spool__fopencookie fopencookie

@@ -256,10 +256,29 @@ static void forget_offset(FILE *fp)
 }
 
 /*
+ * What stdio is told about a write of n bytes that stored `done`. musl's
+ * stdio (1.2.3) ignores a short count, 0 included: fflush() and fclose()
+ * then succeed and silently drop the rest of the buffer; only -1 sets
+ * the error flag there. glibc reports any short count and crashes on -1
+ * (below). configure tells which stdio this is.
+ */
+static ssize_t written(size_t done, size_t n)
+{
+#ifdef COOKIE_SHORT_WRITE_IGNORED
+	if (done < n)
+		return -1;
+#else
+	(void)n;
+#endif
+	return (ssize_t)done;
+}
+
+/*
  * glibc: write returns the bytes stored; any count below n sets the error
  * flag and drops the rest of stdio's buffer. Never return -1: glibc adds
  * the count to a size_t and fwrite then crashes (glibc 2.36). So a
- * failure returns what was stored, 0 included, with errno set.
+ * failure returns what was stored, 0 included, with errno set (-1 where
+ * stdio ignores short counts: see written()).
  * stdio does not enforce append mode on cookie streams; we do.
  */
 static ssize_t spool_write(void *cookie, const char *buf, size_t n)
@@ -269,25 +288,29 @@ static ssize_t spool_write(void *cookie, const char *buf, size_t n)
 
 	if (!(s->mode & SPOOL_M_WRITE)) {
 		errno = EBADF;
-		return 0;
+		return written(0, n);
 	}
 	if (s->limit > 0 && clamp_to_limit(s, &want) < 0)
-		return 0;
+		return written(0, n);
 	if (s->fd < 0) {
 		off_t at = write_offset(s);
 
-		/* Overflow guard: as on a file, no byte is stored past
-		 * OFF_MAX (on disk the kernel enforces its own maximum). */
-		if ((uintmax_t)want > (uintmax_t)(SPOOL_OFF_MAX - at))
-			want = (size_t)(SPOOL_OFF_MAX - at);
-		done = mem_store(s, at, buf, want);
+		/* Overflow guard: a write that would end past OFF_MAX is
+		 * refused whole with EINVAL, as write(2) refuses it on any
+		 * file (on disk the kernel does this itself). */
+		if ((uintmax_t)want > (uintmax_t)(SPOOL_OFF_MAX - at)) {
+			errno = EINVAL;
+			done = 0;
+		} else {
+			done = mem_store(s, at, buf, want);
+		}
 	} else {
 		done = fd_write(s->fd, buf, want);
 	}
 	if (done == want && want < n)
 		errno = EFBIG;
 	forget_offset(s->fp);
-	return (ssize_t)done;
+	return written(done, n);
 }
 
 /*
@@ -295,8 +318,11 @@ static ssize_t spool_write(void *cookie, const char *buf, size_t n)
  * errno. ftell() calls this with (0, SEEK_CUR) every time, so it has no
  * side effects. Every target >= 0 is accepted, as a file does: glibc's
  * fseek on a readable stream ends with a relative seek it cannot undo.
+ * The offset is an off_t, not glibc's off64_t: both are 64 bits here
+ * (AC_SYS_LARGEFILE), musl's cookie_seek_function_t takes an off_t, and
+ * musl >= 1.2.4 has no off64_t without _LARGEFILE64_SOURCE.
  */
-static int spool_seek(void *cookie, off64_t *off, int whence)
+static int spool_seek(void *cookie, off_t *off, int whence)
 {
 	struct spool *s = cookie;
 	off_t base;
@@ -466,13 +492,17 @@ FILE *spool_fopen_opts(const struct spool_options *opts, const char *mode)
 
 	if (check_opts(opts, m) < 0)
 		return NULL;
-	s = spool__calloc(1, sizeof(*s));
+	/* malloc, not calloc: glibc 2.36's calloc skips the per-thread
+	 * cache, and was the largest cost of a short-lived spool. */
+	s = spool__malloc(sizeof(*s));
 	if (s == NULL)
 		return NULL;
-	s->fd = -1;
-	s->mode = m;
-	s->threshold = opts->threshold;
-	s->limit = opts->limit;
+	*s = (struct spool){
+		.fd = -1,
+		.mode = m,
+		.threshold = opts->threshold,
+		.limit = opts->limit,
+	};
 	if (opts->dir != NULL && (s->dir = spool__strdup(opts->dir)) == NULL)
 		goto fail;
 	if (load(s, opts->data, opts->data_len) < 0)

@@ -41,6 +41,11 @@ void *spool__calloc(size_t n, size_t size)
 	return inject("calloc", ENOMEM) ? NULL : calloc(n, size);
 }
 
+void *spool__malloc(size_t n)
+{
+	return inject("malloc", ENOMEM) ? NULL : malloc(n);
+}
+
 void *spool__realloc(void *p, size_t n)
 {
 	return inject("realloc", ENOMEM) ? NULL : realloc(p, n);
