@@ -23,7 +23,13 @@ src=$(cd "$(dirname "$0")/.." && pwd)
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/spool-musl.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT INT TERM
 
-(cd "$tmp" && "$src/configure" -q CC="$CC" \
+# configure refuses a second build from a source tree configured in
+# place, so it runs from a copy of just what it reads.
+mkdir "$tmp/src" "$tmp/src/lib"
+cp -R "$src/configure" "$src/config.h.in" "$src/Makefile.in" \
+	"$src/libspool.pc.in" "$src/build-aux" "$tmp/src/"
+cp "$src/lib/spool.c" "$tmp/src/lib/"
+(cd "$tmp" && "$tmp/src/configure" -q CC="$CC" \
 	CHECK_CFLAGS=-DSPOOL_NO_CHECK CHECK_LIBS=-DSPOOL_NO_CHECK) \
 	>"$tmp/configure.out" 2>&1 || {
 	cat "$tmp/configure.out" "$tmp/config.log" >&2

@@ -1,0 +1,14 @@
+#!/bin/sh
+# Replay every input in fuzz/corpus (seeds and regression inputs)
+# through the fuzz harness, built without libFuzzer as fuzz/replay. Any
+# difference between a spool and a regular file, a broken invariant, a
+# leak or a crash fails the test.
+set -eu
+: "${top_srcdir:=.}" "${top_builddir:=.}"
+replay=$top_builddir/fuzz/replay
+if [ ! -x "$replay" ]; then
+	echo "check-fuzz-corpus: $replay not built" >&2
+	exit 99
+fi
+# replay prints "replay: N inputs replayed" and fails when N is 0.
+"$replay" "$top_srcdir/fuzz/corpus"

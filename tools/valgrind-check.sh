@@ -1,0 +1,36 @@
+#!/bin/sh
+# Run every Check binary of a configured, built tree under valgrind's
+# memcheck, without Check's fork (CK_FORK=no) so valgrind sees the test
+# code, and fail on any error or leak.
+# Usage: tools/valgrind-check.sh BUILD_DIR
+set -eu
+build=${1:?usage: valgrind-check.sh BUILD_DIR}
+status=0
+for t in "$build"/tests/check_*; do
+	case "$t" in *.log | *.trs | *.o) continue ;; esac
+	[ -x "$t" ] || continue
+	name=$(basename "$t")
+	if CK_FORK=no SPOOL_DIFF_SEEDS=${SPOOL_DIFF_SEEDS:-20} \
+		timeout 900 valgrind -q --error-exitcode=99 --leak-check=full \
+		--errors-for-leak-kinds=definite,indirect,possible \
+		"$t" >"$build/$name.valgrind.log" 2>&1; then
+		echo "valgrind: $name: $(grep -E '^[0-9]+%: Checks' "$build/$name.valgrind.log" | tail -n 1)"
+	else
+		echo "valgrind: $name: FAILED" >&2
+		tail -n 40 "$build/$name.valgrind.log" >&2
+		status=1
+	fi
+done
+# The fuzz harness over its corpus, the same way.
+top=$(cd "$(dirname "$0")/.." && pwd)
+if [ -x "$build/fuzz/replay" ]; then
+	if timeout 900 valgrind -q --error-exitcode=99 --leak-check=full \
+		"$build/fuzz/replay" "$top/fuzz/corpus" >"$build/replay.valgrind.log" 2>&1; then
+		echo "valgrind: fuzz/replay: $(tail -n 1 "$build/replay.valgrind.log")"
+	else
+		echo "valgrind: fuzz/replay: FAILED" >&2
+		tail -n 40 "$build/replay.valgrind.log" >&2
+		status=1
+	fi
+fi
+exit "$status"
