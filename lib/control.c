@@ -107,16 +107,13 @@ off_t spool_size(FILE *fp)
  * memory runs out, that means rolling over first. */
 static int resize(struct spool *s, off_t length)
 {
-	int err, rc;
+	int rc;
 
 	if (s->fd < 0 && (uintmax_t)length <= s->threshold) {
 		if (spool__mem_resize(s, length) == 0)
 			return 0;
-		err = errno;
-		if (spool__roll(s) < 0) {
-			errno = err;
+		if (spool__roll_instead(s) < 0)
 			return -1;
-		}
 	} else if (spool__roll(s) < 0) {
 		return -1;
 	}

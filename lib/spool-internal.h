@@ -53,6 +53,7 @@ int spool__tmpfile(const char *dir, int append);
 
 /* spool.c: move the memory image to a temp file (no-op when on disk). */
 int spool__roll(struct spool *s);
+int spool__roll_instead(struct spool *s);
 int spool__mem_resize(struct spool *s, off_t length);
 
 /*

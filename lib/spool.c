@@ -88,6 +88,19 @@ int spool__roll(struct spool *s)
 	return 0;
 }
 
+/* Memory ran out (errno says so): move to disk instead, so the caller's
+ * operation still succeeds. If that fails too, the memory error is the
+ * one reported: it is what stopped the operation. */
+int spool__roll_instead(struct spool *s)
+{
+	int err = errno;
+
+	if (spool__roll(s) == 0)
+		return 0;
+	errno = err;
+	return -1;
+}
+
 /* Do `n` more bytes at `at` still fit under the threshold? Written as a
  * subtraction so that neither side can overflow. */
 static int fits(const struct spool *s, off_t at, size_t n)
@@ -165,8 +178,6 @@ int spool__mem_resize(struct spool *s, off_t length)
  */
 static size_t mem_store(struct spool *s, off_t at, const char *buf, size_t n)
 {
-	int err;
-
 	if (n == 0)
 		return 0;
 	if (fits(s, at, n)) {
@@ -183,11 +194,8 @@ static size_t mem_store(struct spool *s, off_t at, const char *buf, size_t n)
 				s->size = s->pos;
 			return n;
 		}
-		err = errno;
-		if (spool__roll(s) < 0) {
-			errno = err;
+		if (spool__roll_instead(s) < 0)
 			return 0;
-		}
 	} else if (spool__roll(s) < 0) {
 		return 0;
 	}
