@@ -416,8 +416,7 @@ static void run_once(const struct scenario *sc, long fail_at, int err)
 	R.dir = dir;
 	R.scenario = sc->name;
 	if (sc->use_tmpdir) {
-		if (getenv("TMPDIR") != NULL)
-			saved = strdup(getenv("TMPDIR"));
+		saved = tu_save_tmpdir();
 		ck_assert_int_eq(setenv("TMPDIR", dir, 1), 0);
 	}
 	F = (struct spool__faults){ .armed = 1, .fail_at = fail_at,
@@ -427,11 +426,8 @@ static void run_once(const struct scenario *sc, long fail_at, int err)
 		verify_and_continue();
 	}
 	F.armed = 0;
-	if (sc->use_tmpdir) {
-		ck_assert_int_eq(saved ? setenv("TMPDIR", saved, 1)
-				       : unsetenv("TMPDIR"), 0);
-		free(saved);
-	}
+	if (sc->use_tmpdir)
+		tu_restore_tmpdir(saved);
 	if (fail_at > 0)
 		ck_assert_msg(F.hit != 0, "%s: call %ld was never made (%ld calls)",
 			      sc->name, fail_at, F.calls);

@@ -67,9 +67,7 @@ static char *saved_tmpdir;  /* the caller's TMPDIR, restored at teardown */
 
 static void setup(void)
 {
-	const char *t = getenv("TMPDIR");
-
-	saved_tmpdir = t != NULL ? strdup(t) : NULL;
+	saved_tmpdir = tu_save_tmpdir();
 	dir_a = tu_mkdtemp();
 	dir_b = tu_mkdtemp();
 }
@@ -77,11 +75,7 @@ static void setup(void)
 /* CK_FORK=no runs every test in one process: put TMPDIR back. */
 static void teardown(void)
 {
-	if (saved_tmpdir != NULL)
-		setenv("TMPDIR", saved_tmpdir, 1);
-	else
-		unsetenv("TMPDIR");
-	free(saved_tmpdir);
+	tu_restore_tmpdir(saved_tmpdir);
 	tu_rmdir(dir_a);
 	tu_rmdir(dir_b);
 }

@@ -23,9 +23,7 @@ static char *saved_tmpdir;  /* the caller's TMPDIR, restored at teardown */
 
 static void setup(void)
 {
-	const char *t = getenv("TMPDIR");
-
-	saved_tmpdir = t != NULL ? strdup(t) : NULL;
+	saved_tmpdir = tu_save_tmpdir();
 	dir_a = tu_mkdtemp();
 	dir_b = tu_mkdtemp();
 }
@@ -34,11 +32,7 @@ static void setup(void)
  * back so one test's environment cannot leak into the next. */
 static void teardown(void)
 {
-	if (saved_tmpdir != NULL)
-		setenv("TMPDIR", saved_tmpdir, 1);
-	else
-		unsetenv("TMPDIR");
-	free(saved_tmpdir);
+	tu_restore_tmpdir(saved_tmpdir);
 	umask(022);
 	tu_rmdir(dir_a);
 	tu_rmdir(dir_b);

@@ -42,6 +42,23 @@ static inline char *tu_mkdtemp(void)
 	return path;
 }
 
+/* Tests that change TMPDIR save it first and put it back after: under
+ * CK_FORK=no every test runs in one process. */
+static inline char *tu_save_tmpdir(void)
+{
+	const char *t = getenv("TMPDIR");
+
+	return t != NULL ? strdup(t) : NULL;
+}
+
+/* Put back what tu_save_tmpdir() returned (NULL: unset), and free it. */
+static inline void tu_restore_tmpdir(char *saved)
+{
+	ck_assert_int_eq(saved != NULL ? setenv("TMPDIR", saved, 1)
+				       : unsetenv("TMPDIR"), 0);
+	free(saved);
+}
+
 /* Number of entries in `dir` other than . and .. */
 static inline int tu_count_entries(const char *dir)
 {
