@@ -32,6 +32,7 @@ _Static_assert(sizeof(off_t) == 8, "off_t must be 64 bits");
 struct spool {
 	unsigned char *buf;
 	size_t cap;
+	size_t skew;          /* buf lies this far into its allocation */
 	off_t size;
 	off_t pos;
 	int fd;
