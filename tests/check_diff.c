@@ -59,8 +59,9 @@
 #define STEPS 200	      /* ops per sequence */
 #define DEFAULT_SEEDS 8
 
+/* 1 << 19: the least that gets a 64 KiB stdio buffer on disk. */
 static const size_t thresholds[] = {
-    0, 1, 7, 64, 4096, 8192, 65536, SIZE_MAX,
+    0, 1, 7, 64, 4096, 8192, 65536, 1 << 19, SIZE_MAX,
 };
 
 #define NTHRESHOLDS (sizeof(thresholds) / sizeof(thresholds[0]))

@@ -294,6 +294,21 @@ static void body_reads(void)
 	op_read(3000);
 }
 
+/* On disk with a threshold of 512 KiB: the first refill swaps in the
+ * 64 KiB stdio buffer (lib/spool.c, read_bigger()), so its allocation
+ * and its read are failure points too. */
+static void body_big_buffer_reads(void)
+{
+	op_rollover();
+	op_read(100);
+	op_seek(20000, SEEK_SET);
+	op_read(40000); /* across the first 64 KiB refill */
+	op_seek(-10, SEEK_END);
+	op_read(10);
+	op_seek(0, SEEK_SET);
+	op_read(65536);
+}
+
 static void body_append(void)
 {
 	op_write(500, 1);
@@ -344,6 +359,8 @@ static const struct scenario scenarios[] = {
 	{ "truncate", "w+", 1000, 1, 0, 0, 0, body_truncate },
 	{ "reads-on-disk", "r+", 1000, 0, 3000, 0, 0, body_reads },
 	{ "reads-in-memory", "r", 8000, 0, 3000, 0, 0, body_reads },
+	{ "reads-big-buffer", "r+", 1 << 19, 0, 60000, 0, 0,
+	  body_big_buffer_reads },
 	{ "append", "a+", 1000, 1, 300, 0, 0, body_append },
 	{ "limit", "w+", 1000, 1, 0, 1 << 20, 0, body_cross_threshold },
 	{ "tmpdir", "w+", 100, 1, 0, 0, 1, body_cross_threshold },

@@ -1,12 +1,17 @@
 /*
- * check_layout.c - where the bytes go: speed measures that change
- * memory layout rather than results, proven not to change results.
+ * check_layout.c - where the bytes go: the two speed measures that
+ * change memory layout rather than results, proven not to change results.
  *
  * - Placement (lib/spool.c, mem_realloc()): each time the memory block
  *   lands at a new page offset, the image starts 0 or 64 bytes into it,
  *   so that the write being stored is not 1-63 bytes past its source
  *   modulo 4 KiB (4K aliasing). White-box: the library is compiled in,
  *   and the test reads struct spool through the registry.
+ * - The stdio buffer (lib/spool.c, read_bigger()): on glibc, the first
+ *   refill of a spool on disk whose threshold is at least 512 KiB swaps
+ *   glibc's 8 KiB buffer for 64 KiB; never in memory, never below that
+ *   threshold, never a buffer or mode chosen with setvbuf(). Every case is
+ *   run side by side with tmpfile() and must read and write the same.
  */
 #include "testutil.h"
 
@@ -16,6 +21,7 @@
 #include "spool-internal.h"
 
 #define KiB ((size_t)1024)
+#define MiB (1024 * KiB)
 
 static unsigned char byte_at(size_t i, unsigned seed)
 {
@@ -182,6 +188,198 @@ START_TEST(test_place_shrink)
 }
 END_TEST
 
+/* ---- the stdio buffer ---- */
+
+#ifdef HAVE_STRUCT__IO_FILE__IO_BUF_BASE
+static size_t bufsize(const FILE *fp)
+{
+	return (size_t)(fp->_IO_buf_end - fp->_IO_buf_base);
+}
+#endif
+
+/* A spool and tmpfile() get the same calls; every result must agree. */
+struct pair {
+	FILE *sp, *tf;
+};
+
+static struct pair pair_open(size_t threshold, size_t n, unsigned seed)
+{
+	struct pair p = { spool_fopen(threshold, "w+"), tmpfile() };
+	unsigned char *data = malloc(n);
+
+	ck_assert_ptr_nonnull(p.sp);
+	ck_assert_ptr_nonnull(p.tf);
+	ck_assert_ptr_nonnull(data);
+	fill(data, n, seed);
+	ck_assert_uint_eq(fwrite(data, 1, n, p.sp), n);
+	ck_assert_uint_eq(fwrite(data, 1, n, p.tf), n);
+	free(data);
+	return p;
+}
+
+static void pair_seek(struct pair *p, off_t off, int whence)
+{
+	ck_assert_int_eq(fseeko(p->sp, off, whence), 0);
+	ck_assert_int_eq(fseeko(p->tf, off, whence), 0);
+	ck_assert_int_eq(ftello(p->sp), ftello(p->tf));
+}
+
+static void pair_read(struct pair *p, size_t n)
+{
+	unsigned char *a = malloc(n + 1), *b = malloc(n + 1);
+	size_t ra, rb;
+
+	ck_assert_ptr_nonnull(a);
+	ck_assert_ptr_nonnull(b);
+	ra = fread(a, 1, n, p->sp);
+	rb = fread(b, 1, n, p->tf);
+	ck_assert_uint_eq(ra, rb);
+	ck_assert_msg(memcmp(a, b, ra) == 0, "fread of %zu differs", n);
+	ck_assert_int_eq(feof(p->sp), feof(p->tf));
+	ck_assert_int_eq(ftello(p->sp), ftello(p->tf));
+	clearerr(p->sp);
+	clearerr(p->tf);
+	free(a);
+	free(b);
+}
+
+static void pair_write(struct pair *p, size_t n, unsigned seed)
+{
+	unsigned char *d = malloc(n);
+
+	ck_assert_ptr_nonnull(d);
+	fill(d, n, seed);
+	ck_assert_uint_eq(fwrite(d, 1, n, p->sp), n);
+	ck_assert_uint_eq(fwrite(d, 1, n, p->tf), n);
+	ck_assert_int_eq(ftello(p->sp), ftello(p->tf));
+	free(d);
+}
+
+/* Close both, after comparing the whole contents. */
+static void pair_close(struct pair *p)
+{
+	size_t la, lb;
+	unsigned char *a = tu_slurp(p->sp, &la), *b = tu_slurp(p->tf, &lb);
+
+	ck_assert_uint_eq(la, lb);
+	ck_assert_msg(memcmp(a, b, la) == 0, "contents differ");
+	free(a);
+	free(b);
+	ck_assert_int_eq(fclose(p->sp), 0);
+	ck_assert_int_eq(fclose(p->tf), 0);
+}
+
+/* On disk, 512 KiB threshold: the first refill brings 64 KiB; then a
+ * mixed sequence (reads across refills, seeks inside and outside the
+ * buffer, ungetc, writes into read-ahead, fgets) agrees with tmpfile(). */
+START_TEST(test_iobuf_grows_on_disk)
+{
+#ifdef HAVE_STRUCT__IO_FILE__IO_BUF_BASE
+	struct pair p = pair_open(512 * KiB, MiB + 12345, 3);
+	char la[200], lb[200];
+
+	ck_assert_int_eq(spool_is_rolled(p.sp), 1);
+	pair_seek(&p, 0, SEEK_SET);
+	ck_assert_uint_eq(bufsize(p.sp), 8 * KiB); /* glibc's, until now */
+	pair_read(&p, 100);
+	ck_assert_uint_eq(bufsize(p.sp), 64 * KiB);
+	pair_read(&p, 64 * KiB);
+	pair_read(&p, 200 * KiB);
+	pair_seek(&p, 5000, SEEK_CUR);
+	ck_assert_int_eq(fgetc(p.sp), fgetc(p.tf));
+	ck_assert_int_eq(ungetc('Q', p.sp), 'Q');
+	ck_assert_int_eq(ungetc('Q', p.tf), 'Q');
+	pair_read(&p, 70 * KiB);
+	pair_seek(&p, -3000, SEEK_CUR); /* inside the buffer */
+	pair_read(&p, 10);
+	pair_seek(&p, 0, SEEK_CUR);
+	pair_write(&p, 100 * KiB, 4); /* into the read-ahead */
+	pair_seek(&p, 0, SEEK_CUR);
+	pair_read(&p, 1000);
+	ck_assert_ptr_nonnull(fgets(la, sizeof(la), p.sp));
+	ck_assert_ptr_nonnull(fgets(lb, sizeof(lb), p.tf));
+	ck_assert_str_eq(la, lb);
+	ck_assert_int_eq(ftello(p.sp), ftello(p.tf));
+	pair_seek(&p, -10, SEEK_END);
+	pair_read(&p, 64 * KiB); /* to the end */
+	pair_seek(&p, 0, SEEK_END);
+	pair_write(&p, 3 * KiB, 5);
+	ck_assert_uint_eq(bufsize(p.sp), 64 * KiB);
+	pair_close(&p);
+#else
+	printf("skipped: this libc's FILE has no _IO_buf_base; the spool "
+	       "keeps the stdio buffer it is given\n");
+#endif
+}
+END_TEST
+
+/*
+ * Where the buffer must stay as it is: in memory, below a 512 KiB
+ * threshold, and after setvbuf() with a caller's buffer, line buffering
+ * or none. Results agree with tmpfile() given the same setvbuf().
+ */
+enum { KEEP_MEMORY, KEEP_SMALL, KEEP_USERBUF, KEEP_LINE, KEEP_NONE, NKEEP };
+
+START_TEST(test_iobuf_kept)
+{
+#ifdef HAVE_STRUCT__IO_FILE__IO_BUF_BASE
+	static char ubuf_sp[4096], ubuf_tf[4096];
+	size_t threshold = _i == KEEP_MEMORY ? SIZE_MAX
+			   : _i == KEEP_SMALL ? 512 * KiB - 1
+					      : 512 * KiB;
+	struct pair p = { spool_fopen(threshold, "w+"), tmpfile() };
+	size_t before;
+
+	ck_assert_ptr_nonnull(p.sp);
+	ck_assert_ptr_nonnull(p.tf);
+	if (_i == KEEP_USERBUF) {
+		ck_assert_int_eq(setvbuf(p.sp, ubuf_sp, _IOFBF, 4096), 0);
+		ck_assert_int_eq(setvbuf(p.tf, ubuf_tf, _IOFBF, 4096), 0);
+	} else if (_i == KEEP_LINE || _i == KEEP_NONE) {
+		int mode = _i == KEEP_LINE ? _IOLBF : _IONBF;
+
+		ck_assert_int_eq(setvbuf(p.sp, NULL, mode, 0), 0);
+		ck_assert_int_eq(setvbuf(p.tf, NULL, mode, 0), 0);
+	}
+	pair_write(&p, MiB, 6);
+	ck_assert_int_eq(spool_is_rolled(p.sp), _i != KEEP_MEMORY);
+	pair_seek(&p, 0, SEEK_SET);
+	pair_read(&p, 100);
+	before = bufsize(p.sp);
+	if (_i == KEEP_USERBUF)
+		ck_assert_ptr_eq(p.sp->_IO_buf_base, ubuf_sp);
+	ck_assert_uint_lt(before, 64 * KiB);
+	pair_read(&p, 300 * KiB);
+	pair_seek(&p, 7, SEEK_SET);
+	pair_read(&p, 64 * KiB);
+	ck_assert_uint_eq(bufsize(p.sp), before);
+	pair_close(&p);
+#else
+	printf("skipped: this libc's FILE has no _IO_buf_base\n");
+#endif
+}
+END_TEST
+
+/* Reading from the end: nothing to read, no swap and no leak (the new
+ * block is freed when the refill finds end of file). */
+START_TEST(test_iobuf_at_eof)
+{
+#ifdef HAVE_STRUCT__IO_FILE__IO_BUF_BASE
+	struct pair p = pair_open(512 * KiB, MiB, 7);
+
+	pair_seek(&p, 0, SEEK_END);
+	pair_read(&p, 10);
+	ck_assert_uint_eq(bufsize(p.sp), 8 * KiB);
+	pair_seek(&p, -1, SEEK_END);
+	pair_read(&p, 10);
+	ck_assert_uint_eq(bufsize(p.sp), 64 * KiB);
+	pair_close(&p);
+#else
+	printf("skipped: this libc's FILE has no _IO_buf_base\n");
+#endif
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("layout");
@@ -191,6 +389,12 @@ int main(void)
 	tcase_add_test(tc, test_place_first_block);
 	tcase_add_test(tc, test_place_moved_block);
 	tcase_add_test(tc, test_place_shrink);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("stdio buffer");
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_iobuf_grows_on_disk);
+	tcase_add_loop_test(tc, test_iobuf_kept, 0, NKEEP);
+	tcase_add_test(tc, test_iobuf_at_eof);
 	suite_add_tcase(s, tc);
 	return tu_run(s);
 }
