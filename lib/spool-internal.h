@@ -32,7 +32,8 @@ _Static_assert(sizeof(off_t) == 8, "off_t must be 64 bits");
 struct spool {
 	unsigned char *buf;
 	size_t cap;
-	size_t skew;          /* buf lies this far into its allocation */
+	size_t skew;          /* buf is 0 or 64 bytes into its block of
+				 cap + 64 (spool.c, mem_realloc) */
 	off_t size;
 	off_t pos;
 	int fd;

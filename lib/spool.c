@@ -59,14 +59,49 @@ static off_t write_offset(const struct spool *s)
  * glibc's malloc makes that likely, not rare: a buffer growing at the top
  * of the heap sits exactly 16 bytes past the stdio buffer that fills it.
  * So each time the block lands at a new page offset, the image starts at
- * 0 or SKEW, whichever keeps the write being stored out of that window;
- * every later flush of the same stdio buffer then copies at full speed.
+ * 0 or SKEW, whichever keeps the write being stored, and then the stdio
+ * buffer's next flush, out of that window.
  */
 #define SKEW 64
 
 static int aliased(const unsigned char *dst, const void *src)
 {
 	return ((((uintptr_t)dst - (uintptr_t)src) & 4095) - 1) < SKEW - 1;
+}
+
+/* The stdio buffer, where most writes come from; NULL: unknown, or too
+ * small to matter (unbuffered: one byte). */
+static const void *stdio_buffer(const struct spool *s)
+{
+#if defined(HAVE_STRUCT__IO_FILE__IO_BUF_BASE) && defined(__GLIBC__)
+	const FILE *fp = s->fp;
+
+	if (fp == NULL || fp->_IO_buf_end - fp->_IO_buf_base < 4096)
+		return NULL;
+	return fp->_IO_buf_base;
+#else
+	(void)s;
+	return NULL;
+#endif
+}
+
+/* A write about to be stored: n bytes from src at `at`. */
+struct store {
+	const void *src;
+	off_t at;
+	size_t n;
+};
+
+/* How slow the image would be with this skew in block p: the write at
+ * hand counts double, the stdio buffer's next flush (at its end) once. */
+static int penalty(const struct spool *s, const unsigned char *p,
+		   size_t skew, const struct store *w)
+{
+	const void *sb = stdio_buffer(s);
+	const unsigned char *img = p + skew + w->at;
+
+	return 2 * aliased(img, w->src) +
+	       (sb != NULL && sb != w->src && aliased(img + w->n, sb));
 }
 
 static void *mem_block(const struct spool *s)
@@ -83,14 +118,13 @@ static void mem_free(struct spool *s)
 }
 
 /*
- * Resize the block to hold `cap` bytes, keeping the image. `src` and `at`
- * are the write about to be stored (NULL: none). Only a block that moved
- * to a new page offset is placed again, so the image is never shifted
- * back and forth between writes from different sources; a shift is one
- * memmove after a move that copied the image anyway (mremap keeps the
- * page offset).
+ * Resize the block to hold `cap` bytes, keeping the image; `w` is the
+ * write about to be stored (NULL: none). Only a block that moved to a new
+ * page offset is placed again, so the image is never shifted back and
+ * forth between writes from different sources; a shift is one memmove
+ * after a move that copied the image anyway (mremap keeps the offset).
  */
-static int mem_realloc(struct spool *s, size_t cap, off_t at, const void *src)
+static int mem_realloc(struct spool *s, size_t cap, const struct store *w)
 {
 	unsigned char *old = mem_block(s), *p;
 	uintptr_t was = (uintptr_t)old;
@@ -103,8 +137,8 @@ static int mem_realloc(struct spool *s, size_t cap, off_t at, const void *src)
 	p = spool__realloc(old, cap + SKEW);
 	if (p == NULL)
 		return -1;
-	if (src != NULL && (old == NULL || ((uintptr_t)p ^ was) & 4095) &&
-	    aliased(p + skew + at, src)) {
+	if (w != NULL && (old == NULL || ((uintptr_t)p ^ was) & 4095) &&
+	    penalty(s, p, SKEW - skew, w) < penalty(s, p, skew, w)) {
 		skew = SKEW - skew;
 		memmove(p + skew, p + s->skew, (size_t)s->size);
 	}
@@ -175,8 +209,7 @@ static int fits(const struct spool *s, off_t at, size_t n)
  * so a spool holding N bytes costs at most N + 25%, and never passes the
  * threshold.
  */
-static int mem_reserve(struct spool *s, size_t need, off_t at,
-		       const void *src)
+static int mem_reserve(struct spool *s, size_t need, const struct store *w)
 {
 	size_t cap = s->cap + s->cap / 4;
 
@@ -188,7 +221,7 @@ static int mem_reserve(struct spool *s, size_t need, off_t at,
 		cap = 256;
 	if (cap > s->threshold)
 		cap = s->threshold;
-	return mem_realloc(s, cap, at, src);
+	return mem_realloc(s, cap, w);
 }
 
 /* Give memory back after a cut to under half the capacity, so a
@@ -198,7 +231,7 @@ static void mem_shrink(struct spool *s)
 	if (s->size == 0)
 		mem_free(s);
 	else if ((size_t)s->size < s->cap / 2)
-		(void)mem_realloc(s, (size_t)s->size, 0, NULL);
+		(void)mem_realloc(s, (size_t)s->size, NULL);
 }
 
 /* Grow or cut the memory image to `length` (<= threshold); new bytes,
@@ -206,7 +239,7 @@ static void mem_shrink(struct spool *s)
 int spool__mem_resize(struct spool *s, off_t length)
 {
 	if (length > s->size) {
-		if (mem_reserve(s, (size_t)length, 0, NULL) < 0)
+		if (mem_reserve(s, (size_t)length, NULL) < 0)
 			return -1;
 		memset(s->buf + s->size, 0, (size_t)(length - s->size));
 		s->size = length;
@@ -229,8 +262,9 @@ static size_t mem_store(struct spool *s, off_t at, const char *buf, size_t n)
 		return 0;
 	if (fits(s, at, n)) {
 		size_t end = (size_t)at + n;
+		struct store w = { buf, at, n };
 
-		if (mem_reserve(s, end, at, buf) == 0) {
+		if (mem_reserve(s, end, &w) == 0) {
 			/* A seek past the end left a gap: it reads as 0. */
 			if (at > s->size)
 				memset(s->buf + s->size, 0,

@@ -109,6 +109,57 @@ START_TEST(test_place_first_block)
 }
 END_TEST
 
+#ifdef HAVE_STRUCT__IO_FILE__IO_BUF_BASE
+/*
+ * Two sources: a direct write (16 KiB, more than the stdio buffer) from
+ * offset k2, then flushes of a caller's stdio buffer at offset k1. The
+ * image must keep the direct write out of the window, and the stdio
+ * buffer too whenever one of the two starts allows both.
+ */
+START_TEST(test_place_two_sources)
+{
+	size_t n = 16 * KiB;
+	unsigned char *pages = src_pages(n), *sbuf = src_pages(8 * KiB);
+	unsigned char *want = malloc(n + 100);
+	int decided = 0; /* cases where only one start suits both */
+
+	ck_assert_ptr_nonnull(want);
+	for (size_t k1 = 0; k1 < 4096; k1 += 16 * 7) {
+		for (size_t k2 = 0; k2 < 4096; k2 += 16) {
+			FILE *fp = spool_fopen(SIZE_MAX, "w+");
+			unsigned char *block;
+			struct spool *s;
+			int fine[2];
+
+			ck_assert_ptr_nonnull(fp);
+			ck_assert_int_eq(
+			    setvbuf(fp, (char *)sbuf + k1, _IOFBF, 4096), 0);
+			fill(want, n + 100, (unsigned)k2);
+			memcpy(pages + k2, want, n);
+			ck_assert_uint_eq(fwrite(pages + k2, 1, n, fp), n);
+			s = spool__lookup(fp);
+			block = s->buf - s->skew;
+			ck_assert(!in_window(s->buf, pages + k2));
+			for (int i = 0; i < 2; i++)
+				fine[i] =
+				    !in_window(block + 64 * i, pages + k2) &&
+				    !in_window(block + 64 * i + n, sbuf + k1);
+			if (fine[0] || fine[1])
+				ck_assert(!in_window(s->buf + n, sbuf + k1));
+			decided += fine[0] != fine[1];
+			ck_assert_uint_eq(fwrite(want + n, 1, 100, fp), 100);
+			expect_image(fp, want, n + 100);
+			ck_assert_int_eq(fclose(fp), 0);
+		}
+	}
+	ck_assert_int_ge(decided, 1);
+	free(want);
+	free(sbuf);
+	free(pages);
+}
+END_TEST
+#endif
+
 /*
  * A block that moves: heap only, a fence chunk after the block so that
  * growth cannot happen in place. Whenever the move puts the image in the
@@ -387,6 +438,12 @@ int main(void)
 
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_place_first_block);
+#ifdef HAVE_STRUCT__IO_FILE__IO_BUF_BASE
+	tcase_add_test(tc, test_place_two_sources);
+#else
+	printf("skipped: two sources: this libc's FILE does not show its "
+	       "stdio buffer, so the spool places for the write at hand only\n");
+#endif
 	tcase_add_test(tc, test_place_moved_block);
 	tcase_add_test(tc, test_place_shrink);
 	suite_add_tcase(s, tc);
