@@ -312,6 +312,62 @@ START_TEST(test_threads_two_million_fputc)
 }
 END_TEST
 
+#if defined(HAVE_STRUCT__IO_FILE__FLAGS2) && \
+    defined(HAVE_SYS_SINGLE_THREADED_H) && defined(__GLIBC__)
+#include <sys/single_threaded.h>
+
+#define NEED_LOCK 128 /* glibc's _IO_FLAGS2_NEED_LOCK */
+
+static void *nothing(void *arg)
+{
+	return arg;
+}
+
+static int marked(const FILE *fp)
+{
+	return (fp->_flags2 & NEED_LOCK) != 0;
+}
+#endif
+
+/*
+ * glibc skips putc's lock while the process has one thread, except on
+ * streams marked as needing it, which fopencookie() marks. A spool
+ * opened by a single-threaded process is unmarked like a tmpfile(); the
+ * first thread marks it again (test_threads_two_million_fputc relies on
+ * that), and spools opened afterwards stay marked. Under CK_FORK=no an
+ * earlier test has made threads already: then every stream is marked.
+ */
+START_TEST(test_threads_lock_mark)
+{
+#if defined(HAVE_STRUCT__IO_FILE__FLAGS2) && \
+    defined(HAVE_SYS_SINGLE_THREADED_H) && defined(__GLIBC__)
+	int single = __libc_single_threaded;
+	FILE *a = spool_fopen(0, "w+"), *f = tmpfile(), *b;
+	pthread_t t;
+
+	ck_assert_ptr_nonnull(a);
+	ck_assert_ptr_nonnull(f);
+	ck_assert_int_eq(marked(a), !single);
+	ck_assert_int_eq(marked(a), marked(f));
+	ck_assert_int_eq(pthread_create(&t, NULL, nothing, NULL), 0);
+	ck_assert_int_eq(pthread_join(t, NULL), 0);
+	ck_assert(marked(a));
+	ck_assert(marked(f));
+	b = spool_fopen(0, "w+");
+	ck_assert_ptr_nonnull(b);
+	ck_assert(marked(b));
+	ck_assert_int_eq(fputc('x', a), 'x');
+	ck_assert_int_eq(spool_size(a), 1);
+	ck_assert_int_eq(fclose(b), 0);
+	ck_assert_int_eq(fclose(a), 0);
+	ck_assert_int_eq(fclose(f), 0);
+#else
+	printf("skipped: lock mark: not glibc >= 2.32, the spool keeps "
+	       "fopencookie()'s locking\n");
+#endif
+}
+END_TEST
+
 /* ---- foreign streams, from many threads ---- */
 
 #define FOREIGN_THREADS 6
@@ -425,6 +481,7 @@ static Suite *threads_suite(void)
 	tcase_add_loop_test(tcase(s, "shared"),
 			    test_threads_shared_spool_records, 0, 4);
 	tcase_add_test(tcase(s, "fputc"), test_threads_two_million_fputc);
+	tcase_add_test(tcase(s, "lock mark"), test_threads_lock_mark);
 	tcase_add_test(tcase(s, "foreign"),
 		       test_threads_foreign_streams_einval);
 	return s;
