@@ -150,4 +150,19 @@ if [ "$shared" = yes ]; then
 		fail "ldd: libspool.so.$major not resolved in the DESTDIR"
 	fi
 fi
+# A fully static program: pkg-config --static adds Libs.private.
+if [ "$static" = yes ] && [ -z "$san" ]; then
+	sflags=$(PKG_CONFIG_PATH="$tmp/root$pkgconfigdir" PKG_CONFIG_LIBDIR= \
+		PKG_CONFIG_SYSROOT_DIR="$tmp/root" pkg-config --static --cflags --libs spool)
+	if (cd "$tmp/consumer" && $CC -static -o use-static use.c $sflags) \
+		>"$tmp/log" 2>&1 &&
+		[ "$(cd "$tmp/consumer" && ./use-static 2>&1)" = "$want" ]; then
+		pass "a -static program built with pkg-config --static works"
+	else
+		cat "$tmp/log"
+		fail "static link with pkg-config --static failed"
+	fi
+else
+	echo "skipped: static link check: no static library, or a sanitizer build"
+fi
 finish
