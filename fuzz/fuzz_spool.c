@@ -19,7 +19,9 @@
  *   byte 0   bits 0-2 mode (r r+ w w+ a a+, 6 and 7 wrap), bit 3 limit
  *            mode, bits 4-5 spelling ("", "b", "e", "be"), bits 6-7
  *            buffering (default, _IONBF, _IOFBF of a small size, _IOLBF)
- *   byte 1-2 threshold: >= 0xff00 is SIZE_MAX, else value % 301
+ *   byte 1-2 threshold: >= 0xff00 is SIZE_MAX, 0xfe00-0xfeff 512 KiB
+ *            (on disk, after spool_rollover, reads swap in a 64 KiB
+ *            stdio buffer), else value % 301
  *   byte 3   initial data length (see data_len()), byte 4 its offset in
  *            a fixed payload; ignored for "w" modes
  *   [byte]   _IOFBF buffer size, when chosen: 0-7 pick 1, 2, 3, 7, 16,
@@ -394,7 +396,9 @@ static void decode_header(struct run *r)
 		 suffix[(b >> 4) & 3]);
 	r->limit_mode = (b & 8) != 0;
 	r->vbuf_kind = (int)(b >> 6);
-	r->threshold = t >= 0xff00 ? SIZE_MAX : t % (THRESHOLD_MAX + 1);
+	r->threshold = t >= 0xff00   ? SIZE_MAX
+		       : t >= 0xfe00 ? (size_t)512 << 10
+				     : t % (THRESHOLD_MAX + 1);
 	d = get8(&r->in);
 	o = get8(&r->in);
 	r->readable = r->mode[0] == 'r' || strchr(r->mode, '+') != NULL;

@@ -1,7 +1,8 @@
 #!/bin/sh
 # Write the hand-made seed inputs into fuzz/corpus (or DIR): every mode,
 # three thresholds (0, 16, SIZE_MAX), both harness modes (differential
-# and limit), each with one script of calls that touches every op kind.
+# and limit), each with one script of calls that touches every op kind;
+# and that script on a 512 KiB spool rolled over first.
 # The byte layout is described at the top of fuzz_spool.c. Run it again
 # after changing the layout; fuzzing-found inputs live beside these.
 #
@@ -94,5 +95,11 @@ for m in 1 3 5; do
 		seed "$base-data" $b0 $th e8 00 $boundary
 		seed "$base-data1" $b0 $th e9 00 $boundary
 	done
+done
+# A 512 KiB threshold, rolled over first: the reads that follow swap in
+# the 64 KiB stdio buffer (lib/spool.c, read_bigger()).
+for m in 1 3 5; do
+	mname=$(echo $modes | cut -d' ' -f$((m + 1)))
+	seed "seed-$mname-t512k-rolled" $(printf %02x $m) 00 fe 14 05 0c $script
 done
 echo "make-seeds: $(ls "$dir" | grep -c '^seed-') seeds in $dir"
