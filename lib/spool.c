@@ -130,7 +130,9 @@ static int mem_realloc(struct spool *s, size_t cap, const struct store *w)
 	uintptr_t was = (uintptr_t)old;
 	size_t skew = s->skew;
 
-	if (cap > SIZE_MAX - SKEW) {
+	/* No allocator hands out more than PTRDIFF_MAX bytes; asking would
+	 * only pass realloc a size that looks negative. */
+	if (cap > PTRDIFF_MAX - SKEW) {
 		errno = ENOMEM;
 		return -1;
 	}

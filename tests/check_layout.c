@@ -57,9 +57,9 @@ static void expect_image(FILE *fp, const unsigned char *want, size_t n)
 /* Source pages, so that a source can sit at any offset in a page. */
 static unsigned char *src_pages(size_t n)
 {
-	unsigned char *p = aligned_alloc(4096, n + 4096);
+	void *p = NULL;
 
-	ck_assert_ptr_nonnull(p);
+	ck_assert_int_eq(posix_memalign(&p, 4096, n + 4096), 0);
 	return p;
 }
 
@@ -170,10 +170,12 @@ START_TEST(test_place_moved_block)
 {
 	size_t head = 1000, n = 8 * KiB;
 	unsigned char *pages = src_pages(n), *want = malloc(head + n);
-	int shifted = 0, tries;
+	int shifted = 0, tries, heap_only;
 
 	ck_assert_ptr_nonnull(want);
-	ck_assert_int_eq(mallopt(M_MMAP_MAX, 0), 1);
+	/* glibc: heap only, so the fence really stops growth in place.
+	 * ASan's allocator has no mallopt() and moves every realloc. */
+	heap_only = mallopt(M_MMAP_MAX, 0) == 1;
 	for (tries = 0; tries < OFFSET_TRIES && shifted < 3; tries++) {
 		size_t k = (size_t)tries * 16 % 4096;
 		FILE *fp = spool_fopen(SIZE_MAX, "w+");
@@ -200,7 +202,8 @@ START_TEST(test_place_moved_block)
 		ck_assert_int_eq(fclose(fp), 0);
 		free(fence);
 	}
-	ck_assert_int_eq(mallopt(M_MMAP_MAX, 65536), 1);
+	if (heap_only)
+		ck_assert_int_eq(mallopt(M_MMAP_MAX, 65536), 1);
 	ck_assert_msg(shifted >= 1, "the image never moved over in %d tries",
 		      tries);
 	free(want);
