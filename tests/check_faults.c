@@ -818,17 +818,9 @@ static int as_enomem(void *arg)
 
 /* AddressSanitizer reserves terabytes of address space up front and
  * aborts when RLIMIT_AS stops its own mappings: no RLIMIT_AS under it. */
-#if defined(__SANITIZE_ADDRESS__)
-#define UNDER_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define UNDER_ASAN 1
-#endif
-#endif
-
 static int skip_rlimit_as(void)
 {
-#ifdef UNDER_ASAN
+#ifdef TU_UNDER_ASAN
 	printf("SKIP: RLIMIT_AS test: AddressSanitizer cannot run under "
 	       "RLIMIT_AS\n");
 	return 1;

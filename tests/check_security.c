@@ -47,14 +47,7 @@
  * back and roll over or report ENOMEM. AddressSanitizer aborts on such a
  * request unless told to return NULL, as malloc does.
  */
-#if defined(__SANITIZE_ADDRESS__)
-#define UNDER_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define UNDER_ASAN 1
-#endif
-#endif
-#ifdef UNDER_ASAN
+#ifdef TU_UNDER_ASAN
 const char *__asan_default_options(void);
 const char *__asan_default_options(void)
 {

@@ -16,6 +16,16 @@
 
 #include "spool.h"
 
+/* Built with AddressSanitizer (gcc defines the first, clang answers the
+ * second): some tests must then change how they ask for memory. */
+#if defined(__SANITIZE_ADDRESS__)
+#define TU_UNDER_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define TU_UNDER_ASAN 1
+#endif
+#endif
+
 /* Run one suite; the exit status is what automake's test driver wants. */
 static inline int tu_run(Suite *s)
 {
