@@ -22,11 +22,36 @@ enum {
 #define SPOOL_OFF_MAX INT64_MAX
 _Static_assert(sizeof(off_t) == 8, "off_t must be 64 bits");
 
+/* A piece of the memory image past the head: bytes [start, start + len)
+ * live at p, which is `skew` bytes into its block of len + 64. `fresh`:
+ * its pages were not resident when it was allocated (spool.c, fresh()). */
+struct spool_seg {
+	unsigned char *p;
+	size_t start;
+	size_t len;
+	size_t skew;
+	int fresh;
+};
+
+/* The segments, allocated once the head is full (spool.c, seg_add). */
+struct spool_segs {
+	size_t n;
+	size_t cur;           /* the segment used last */
+	size_t room;          /* the head's cap plus the segments' lengths */
+	size_t ahead;         /* image bytes below this need no mapping
+				 ahead of writes (spool.c, map_ahead) */
+	struct spool_seg seg[];
+};
+
 /*
- * One spool. Invariants: while fd < 0 the contents are buf[0..size) with
- * size <= threshold and size <= cap, and pos is the stream's position
- * (it may lie past size). Once fd >= 0 the temp file holds the contents
- * and its offset is the position; buf is NULL and pos/size are unused.
+ * One spool. Invariants: while fd < 0 the contents are the image's bytes
+ * [0, size) with size <= threshold and size <= the room (cap, plus the
+ * segments' lengths when there are any), and pos is the stream's
+ * position (it may lie past size). The image is the head, buf[0..cap),
+ * then the segments in order; the head is resized only while segs is
+ * NULL, and segs is NULL or holds at least one segment.
+ * Once fd >= 0 the temp file holds the contents and its offset is the
+ * position; buf and segs are NULL and pos/size are unused.
  * All fields are guarded by the FILE lock of `fp`.
  */
 struct spool {
@@ -34,6 +59,7 @@ struct spool {
 	size_t cap;
 	size_t skew;          /* buf is 0 or 64 bytes into its block of
 				 cap + 64 (spool.c, mem_realloc) */
+	struct spool_segs *segs;
 	off_t size;
 	off_t pos;
 	int fd;
@@ -93,6 +119,8 @@ ssize_t spool__write(int fd, const void *buf, size_t n);
 off_t spool__lseek(int fd, off_t off, int whence);
 int spool__fstat(int fd, struct stat *st);
 int spool__ftruncate(int fd, off_t length);
+int spool__mincore(void *p, size_t len, unsigned char *vec);
+int spool__madvise(void *p, size_t len, int advice);
 #else
 #define spool__calloc calloc
 #define spool__malloc malloc
@@ -109,6 +137,8 @@ int spool__ftruncate(int fd, off_t length);
 #define spool__lseek lseek
 #define spool__fstat fstat
 #define spool__ftruncate ftruncate
+#define spool__mincore mincore
+#define spool__madvise madvise
 #endif
 
 #endif /* SPOOL_INTERNAL_H */

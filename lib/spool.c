@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -64,9 +65,9 @@ static off_t write_offset(const struct spool *s)
  */
 #define SKEW 64
 
-static int aliased(const unsigned char *dst, const void *src)
+static int aliased(uintptr_t dst, const void *src)
 {
-	return ((((uintptr_t)dst - (uintptr_t)src) & 4095) - 1) < SKEW - 1;
+	return (((dst - (uintptr_t)src) & 4095) - 1) < SKEW - 1;
 }
 
 /* The stdio buffer, where most writes come from; NULL: unknown, or too
@@ -92,13 +93,15 @@ struct store {
 	size_t n;
 };
 
-/* How slow the image would be with this skew in block p: the write at
+/* How slow the image would be with this skew, for a block whose image
+ * byte 0 would sit at `base` (a segment's lies before the block: only
+ * page offsets matter here, so the sums are on integers): the write at
  * hand counts double, the stdio buffer's next flush (at its end) once. */
-static int penalty(const struct spool *s, const unsigned char *p,
-		   size_t skew, const struct store *w)
+static int penalty(const struct spool *s, uintptr_t base, size_t skew,
+		   const struct store *w)
 {
 	const void *sb = stdio_buffer(s);
-	const unsigned char *img = p + skew + w->at;
+	uintptr_t img = base + skew + (uintptr_t)w->at;
 
 	return 2 * aliased(img, w->src) +
 	       (sb != NULL && sb != w->src && aliased(img + w->n, sb));
@@ -109,12 +112,41 @@ static void *mem_block(const struct spool *s)
 	return s->buf == NULL ? NULL : s->buf - s->skew;
 }
 
+static void seg_free(struct spool_seg *g)
+{
+	free(g->p - g->skew);
+}
+
+/* Free the segments from the nth on; the table too when none is left. */
+static void segs_cut(struct spool *s, size_t n)
+{
+	struct spool_segs *t = s->segs;
+
+	if (t == NULL)
+		return;
+	while (t->n > n) {
+		seg_free(&t->seg[--t->n]);
+		t->room -= t->seg[t->n].len;
+	}
+	t->cur = 0;
+	if (n == 0) {
+		free(t);
+		s->segs = NULL;
+	}
+}
+
 static void mem_free(struct spool *s)
 {
+	segs_cut(s, 0);
 	free(mem_block(s));
 	s->buf = NULL;
-	s->cap = 0;
-	s->skew = 0;
+	s->cap = s->skew = 0;
+}
+
+/* Bytes the image can hold without growing. */
+static size_t room(const struct spool *s)
+{
+	return s->segs != NULL ? s->segs->room : s->cap;
 }
 
 /*
@@ -140,7 +172,8 @@ static int mem_realloc(struct spool *s, size_t cap, const struct store *w)
 	if (p == NULL)
 		return -1;
 	if (w != NULL && (old == NULL || ((uintptr_t)p ^ was) & 4095) &&
-	    penalty(s, p, SKEW - skew, w) < penalty(s, p, skew, w)) {
+	    penalty(s, (uintptr_t)p, SKEW - skew, w) <
+		    penalty(s, (uintptr_t)p, skew, w)) {
 		skew = SKEW - skew;
 		memmove(p + skew, p + s->skew, (size_t)s->size);
 	}
@@ -151,19 +184,280 @@ static int mem_realloc(struct spool *s, size_t cap, const struct store *w)
 }
 
 /*
- * A temp file holding `len` bytes of `img`, its offset at s->pos.
- * Everything is written before anyone sees the descriptor, so a failure
- * leaves the caller's state untouched and the file is simply closed.
+ * Past HEAD_MAX the image grows by new segments, not by a bigger block.
+ * Why: a growing block moves now and then (in the heap realloc copies
+ * it; a mapping is moved page by page by mremap), and a spool cannot
+ * know its final size up front as fmemopen() does. Measured in a cold
+ * 64 MiB fill: 9 of 28 growth steps moved the block, 1.4% of the time;
+ * a new segment is one malloc. A segment never moves.
  */
-static int disk_create(const struct spool *s, const void *img, size_t len)
+#ifndef SPOOL_TINY_SEGMENTS
+#define HEAD_MAX ((size_t)256 << 10)
+
+/* The next segment's length: 15/64 of the room so far, so that with
+ * each block's overhead a spool still costs under N + 25%, trimmed so
+ * that its block (len + SKEW + malloc's header) fills whole pages. */
+static size_t seg_len(size_t room)
 {
-	int fd, err;
+	return ((room / 64 * 15) & ~(size_t)4095) - SKEW - 16;
+}
+#else
+/* Tests only: segments of a few bytes from the 64th on, so that the
+ * differential tests and the fuzz corpus cross them all the time. */
+#define HEAD_MAX ((size_t)64)
+
+static size_t seg_len(size_t room)
+{
+	return room / 8 + 1;
+}
+#endif
+
+/* The segment holding image byte `at` (cap <= at < room). Access is
+ * mostly sequential, so the one used last is tried first. */
+static struct spool_seg *seg_at(struct spool_segs *t, size_t at)
+{
+	struct spool_seg *g = &t->seg[t->cur];
+	size_t lo = 0, hi = t->n, mid;
+
+	if (at - g->start < g->len)
+		return g;
+	while (hi - lo > 1) {
+		mid = lo + (hi - lo) / 2;
+		if (t->seg[mid].start <= at)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	t->cur = lo;
+	return &t->seg[lo];
+}
+
+/* Where image byte `at` (< room) lives; *len: the bytes from there on
+ * that are contiguous. */
+static unsigned char *piece(struct spool *s, size_t at, size_t *len)
+{
+	struct spool_seg *g;
+
+	if (at < s->cap) {
+		*len = s->cap - at;
+		return s->buf + at;
+	}
+	g = seg_at(s->segs, at);
+	*len = g->start + g->len - at;
+	return g->p + (at - g->start);
+}
+
+/* Store n bytes from src at image offset `at`; zeros if src is NULL. */
+static void img_put(struct spool *s, size_t at, const void *src, size_t n)
+{
+	const unsigned char *from = src;
+	unsigned char *p;
+	size_t len;
+
+	for (; n > 0; at += len, n -= len) {
+		p = piece(s, at, &len);
+		if (len > n)
+			len = n;
+		if (from == NULL) {
+			memset(p, 0, len);
+		} else {
+			memcpy(p, from, len);
+			from += len;
+		}
+	}
+}
+
+/* Copy n bytes out from image offset `at`. */
+static void img_get(struct spool *s, size_t at, void *dst, size_t n)
+{
+	unsigned char *to = dst;
+	const unsigned char *p;
+	size_t len;
+
+	for (; n > 0; at += len, n -= len, to += len) {
+		p = piece(s, at, &len);
+		if (len > n)
+			len = n;
+		memcpy(to, p, len);
+	}
+}
+
+/*
+ * Fresh memory costs a page fault per 4 KiB page at first touch, most of
+ * the time of a cold fill here (24 ms for 64 MiB, where copying onto
+ * mapped pages takes 2). MADV_POPULATE_WRITE (Linux 5.14) maps a range
+ * inside the kernel in one call instead: a cold 64 MiB fwrite in 64 KiB
+ * blocks went from 0.99x to 1.2x fmemopen (bench/README).
+ * So writes into a fresh segment map the pages up to AHEAD bytes past
+ * their end first; a sliding window, so that the spool's resident memory
+ * stays its contents plus AHEAD, not its whole capacity. A segment is
+ * fresh when its middle page is not resident: memory that malloc reuses
+ * is mapped already, and the call would walk it for nothing (5 ms per
+ * 64 MiB). Blocks under PREFAULT_MIN are not worth the mincore(). Both
+ * calls are hints: if one fails, pages are mapped at first touch.
+ */
+#define PREFAULT_MIN ((size_t)1 << 20)
+#define AHEAD ((size_t)1 << 20)
+
+#ifdef MADV_POPULATE_WRITE
+static uintptr_t page_size(void)
+{
+	long page = sysconf(_SC_PAGESIZE);
+
+	return page > 0 && (page & (page - 1)) == 0 ? (uintptr_t)page : 0;
+}
+#endif
+
+static int fresh(const void *p, size_t len)
+{
+#ifdef MADV_POPULATE_WRITE
+	uintptr_t page = page_size(), mid = (uintptr_t)p + len / 2;
+	unsigned char vec;
+
+	return len >= PREFAULT_MIN && page != 0 &&
+	       spool__mincore((void *)(mid & ~(page - 1)), page, &vec) == 0 &&
+	       !(vec & 1);
+#else
+	(void)p;
+	(void)len;
+	return 0;
+#endif
+}
+
+/* Map the whole pages of [p, p + len), unless the first is mapped: then
+ * this stretch was written before, in a block malloc reused. */
+static void populate(unsigned char *p, size_t len)
+{
+#ifdef MADV_POPULATE_WRITE
+	uintptr_t page = page_size(), a, e;
+	unsigned char vec;
+
+	a = ((uintptr_t)p + page - 1) & ~(page - 1);
+	e = ((uintptr_t)p + len) & ~(page - 1);
+	if (page != 0 && e > a &&
+	    spool__mincore((void *)a, page, &vec) == 0 && !(vec & 1))
+		(void)spool__madvise((void *)a, e - a, MADV_POPULATE_WRITE);
+#else
+	(void)p;
+	(void)len;
+#endif
+}
+
+/* A write will store image bytes [from, end): map the fresh segments'
+ * pages from there, or from where the window ended, to AHEAD past end. */
+static void map_ahead(struct spool *s, size_t from, size_t end)
+{
+	struct spool_segs *t = s->segs;
+	size_t stop = t->room - end < AHEAD ? t->room : end + AHEAD, lo, hi;
+	struct spool_seg *g;
+
+	if (from < t->ahead)
+		from = t->ahead;
+	if (from < s->cap)
+		from = s->cap;
+	t->ahead = stop;
+	for (; from < stop; from = hi) {
+		g = seg_at(t, from);
+		lo = from - g->start;
+		hi = g->start + g->len < stop ? g->start + g->len : stop;
+		if (g->fresh)
+			populate(g->p + lo, hi - from);
+	}
+}
+
+/*
+ * The segment table holds 64 at first (enough for 256 KiB to 180 GB) and
+ * doubles from there. One allocation, not one per segment: small blocks
+ * freed in between would sit in glibc's per-thread cache between the
+ * segments, and a spool opened after this one could not reuse the
+ * memory in the same places (measured: 75 against 67 MB resident after
+ * repeated 64 MiB spools in one heap). A spool that never passes the
+ * head has no table, and struct spool only a pointer to it.
+ */
+#define SEGS_MIN 64
+
+static size_t segs_cap(size_t n)
+{
+	size_t cap = SEGS_MIN;
+
+	while (cap < n)
+		cap *= 2;
+	return cap;
+}
+
+/* Append a segment of len bytes to the image, placed for the write at
+ * hand as mem_realloc() places the head. */
+static int seg_add(struct spool *s, size_t len, const struct store *w)
+{
+	struct spool_segs *t = s->segs;
+	size_t n = t != NULL ? t->n : 0, skew = 0, at = room(s);
+	unsigned char *p;
+
+	if (len > PTRDIFF_MAX - SKEW) {
+		errno = ENOMEM;
+		return -1;
+	}
+	if (t == NULL || (n >= SEGS_MIN && (n & (n - 1)) == 0)) {
+		t = spool__realloc(t, sizeof(*t) + segs_cap(n + 1) *
+							   sizeof(t->seg[0]));
+		if (t == NULL)
+			return -1;
+		if (s->segs == NULL)
+			*t = (struct spool_segs){ .room = at, .ahead = at };
+		s->segs = t;
+	}
+	p = spool__malloc(len + SKEW);
+	if (p == NULL) {
+		if (n == 0)
+			segs_cut(s, 0);
+		return -1;
+	}
+	if (w != NULL && penalty(s, (uintptr_t)p - at, SKEW, w) <
+				 penalty(s, (uintptr_t)p - at, 0, w))
+		skew = SKEW;
+	t->seg[t->n++] = (struct spool_seg){
+		.p = p + skew,
+		.start = at,
+		.len = len,
+		.skew = skew,
+		.fresh = fresh(p, len + SKEW),
+	};
+	t->room += len;
+	return 0;
+}
+
+/* Write the first len bytes of the memory image to fd; 0 on success. */
+static int img_write(struct spool *s, int fd, size_t len)
+{
+	const unsigned char *p;
+	size_t at, n;
+
+	for (at = 0; at < len; at += n) {
+		p = piece(s, at, &n);
+		if (n > len - at)
+			n = len - at;
+		if (fd_write(fd, p, n) != n)
+			return -1;
+	}
+	return 0;
+}
+
+/*
+ * A temp file holding `len` bytes of `data` (NULL: of the memory image),
+ * its offset at s->pos. Everything is written before anyone sees the
+ * descriptor, so a failure leaves the caller's state untouched and the
+ * file is simply closed.
+ */
+static int disk_create(struct spool *s, const void *data, size_t len)
+{
+	int fd, err, ok;
 
 	fd = spool__tmpfile(s->dir, (s->mode & SPOOL_M_APPEND) != 0);
 	if (fd < 0)
 		return -1;
-	if (fd_write(fd, img, len) == len &&
-	    spool__lseek(fd, s->pos, SEEK_SET) >= 0)
+	ok = data != NULL ? fd_write(fd, data, len) == len
+			  : img_write(s, fd, len) == 0;
+	if (ok && spool__lseek(fd, s->pos, SEEK_SET) >= 0)
 		return fd;
 	err = errno;
 	close(fd);
@@ -177,7 +471,7 @@ int spool__roll(struct spool *s)
 
 	if (s->fd >= 0)
 		return 0;
-	fd = disk_create(s, s->buf, (size_t)s->size);
+	fd = disk_create(s, NULL, (size_t)s->size);
 	if (fd < 0)
 		return -1;
 	mem_free(s);
@@ -207,33 +501,75 @@ static int fits(const struct spool *s, off_t at, size_t n)
 }
 
 /*
- * Make room for `need` bytes (need <= threshold). Growth is by a quarter,
- * so a spool holding N bytes costs at most N + 25%, and never passes the
- * threshold.
+ * Make room for `need` bytes (need <= threshold). Growth is by a quarter
+ * at most, so a spool holding N bytes costs at most N + 25%, and never
+ * passes the threshold: the head grows until it reaches HEAD_MAX, then
+ * segments are added.
  */
 static int mem_reserve(struct spool *s, size_t need, const struct store *w)
 {
-	size_t cap = s->cap + s->cap / 4;
+	size_t cap = s->cap + s->cap / 4, len, have = room(s);
 
-	if (need <= s->cap)
+	if (need <= have)
 		return 0;
-	if (cap < need)
-		cap = need;
-	if (cap < 256)
-		cap = 256;
-	if (cap > s->threshold)
-		cap = s->threshold;
-	return mem_realloc(s, cap, w);
+	if (s->segs == NULL && s->cap < HEAD_MAX) {
+		if (cap < need)
+			cap = need;
+		if (cap < 256)
+			cap = 256;
+		if (cap > s->threshold)
+			cap = s->threshold;
+		return mem_realloc(s, cap, w);
+	}
+	len = seg_len(have);
+	if (len < need - have)
+		len = need - have;
+	if (len > s->threshold - have)
+		len = s->threshold - have;
+	return seg_add(s, len, w);
 }
 
-/* Give memory back after a cut to under half the capacity, so a
- * truncated spool does not keep its peak. Failing to shrink is harmless. */
+/* Cut the last segment to its first `keep` bytes (keep < len/2). */
+static void seg_shrink(struct spool_segs *t, size_t keep)
+{
+	struct spool_seg *g = &t->seg[t->n - 1];
+	unsigned char *p = spool__realloc(g->p - g->skew, keep + SKEW);
+
+	if (p == NULL)
+		return;
+	g->p = p + g->skew;
+	t->room -= g->len - keep;
+	g->len = keep;
+}
+
+/* Give memory back after a cut: the segments past the end, and a block
+ * that is now less than half used, so a truncated spool does not keep
+ * its peak. Failing to shrink is harmless. */
 static void mem_shrink(struct spool *s)
 {
-	if (s->size == 0)
+	size_t size = (size_t)s->size, n = 0;
+	struct spool_segs *t = s->segs;
+	const struct spool_seg *g;
+
+	if (size == 0) {
 		mem_free(s);
-	else if ((size_t)s->size < s->cap / 2)
-		(void)mem_realloc(s, (size_t)s->size, NULL);
+		return;
+	}
+	if (t != NULL) {
+		while (n < t->n && t->seg[n].start < size)
+			n++;
+		segs_cut(s, n);
+	}
+	if (s->segs == NULL) {
+		if (size < s->cap / 2)
+			(void)mem_realloc(s, size, NULL);
+		return;
+	}
+	if (t->ahead > size)
+		t->ahead = size;
+	g = &t->seg[t->n - 1];
+	if (size - g->start < g->len / 2)
+		seg_shrink(t, size - g->start);
 }
 
 /* Grow or cut the memory image to `length` (<= threshold); new bytes,
@@ -243,7 +579,7 @@ int spool__mem_resize(struct spool *s, off_t length)
 	if (length > s->size) {
 		if (mem_reserve(s, (size_t)length, NULL) < 0)
 			return -1;
-		memset(s->buf + s->size, 0, (size_t)(length - s->size));
+		img_put(s, (size_t)s->size, NULL, (size_t)(length - s->size));
 		s->size = length;
 	} else {
 		s->size = length;
@@ -267,11 +603,15 @@ static size_t mem_store(struct spool *s, off_t at, const char *buf, size_t n)
 		struct store w = { buf, at, n };
 
 		if (mem_reserve(s, end, &w) == 0) {
+			if (s->segs != NULL && end > s->segs->ahead)
+				map_ahead(s, at < s->size ? (size_t)at
+							  : (size_t)s->size,
+					  end);
 			/* A seek past the end left a gap: it reads as 0. */
 			if (at > s->size)
-				memset(s->buf + s->size, 0,
-				       (size_t)(at - s->size));
-			memcpy(s->buf + at, buf, n);
+				img_put(s, (size_t)s->size, NULL,
+					(size_t)(at - s->size));
+			img_put(s, (size_t)at, buf, n);
 			s->pos = (off_t)end;
 			if (s->pos > s->size)
 				s->size = s->pos;
@@ -403,7 +743,7 @@ static ssize_t spool_read(void *cookie, char *buf, size_t n)
 		return 0;
 	if ((uintmax_t)n > (uintmax_t)(s->size - s->pos))
 		n = (size_t)(s->size - s->pos);
-	memcpy(buf, s->buf + s->pos, n);
+	img_get(s, (size_t)s->pos, buf, n);
 	s->pos += (off_t)n;
 	return (ssize_t)n;
 }
@@ -653,7 +993,7 @@ static int load(struct spool *s, const void *data, size_t len)
 		s->fd = disk_create(s, data, len);
 		return s->fd < 0 ? -1 : 0;
 	}
-	memcpy(s->buf, data, len);
+	img_put(s, 0, data, len);
 	return 0;
 }
 

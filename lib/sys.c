@@ -17,6 +17,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -113,6 +114,23 @@ int spool__fstat(int fd, struct stat *st)
 int spool__ftruncate(int fd, off_t length)
 {
 	return inject("ftruncate", EIO) ? -1 : ftruncate(fd, length);
+}
+
+/* Every page reads as not resident here: whether malloc handed out fresh
+ * or reused memory must not change which calls a run makes. */
+int spool__mincore(void *p, size_t len, unsigned char *vec)
+{
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+
+	if (inject("mincore", ENOMEM) || mincore(p, len, vec) < 0)
+		return -1;
+	memset(vec, 0, (len + page - 1) / page);
+	return 0;
+}
+
+int spool__madvise(void *p, size_t len, int advice)
+{
+	return inject("madvise", ENOMEM) ? -1 : madvise(p, len, advice);
 }
 
 #endif /* SPOOL_FAULT_INJECTION */

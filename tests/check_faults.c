@@ -1195,16 +1195,9 @@ static int signals(void *arg)
  * write takes longer to check than 100 us, so it never completes. The
  * test is for the library, not for valgrind: it runs natively only.
  */
-static int under_valgrind(void)
-{
-	const char *p = getenv("LD_PRELOAD");
-
-	return p != NULL && strstr(p, "/vgpreload_") != NULL;
-}
-
 START_TEST(test_faults_signals_during_large_io)
 {
-	if (under_valgrind()) {
+	if (tu_under_valgrind()) {
 		printf("SKIP: signals test: not under valgrind (it cannot "
 		       "finish a large syscall under 100 us signals)\n");
 		return;

@@ -24,14 +24,14 @@
 
 #define F spool__faults
 
-enum { MAXM = 1 << 16 };
+enum { MAXM = 6 << 20 };
 
 /* The spool under test and the model of what it must hold. */
 static struct run {
 	FILE *fp;
 	char *dir;
 	const char *scenario;
-	unsigned char model[MAXM];
+	unsigned char *model; /* model_bytes: not cleared for every run */
 	off_t mlen;
 	off_t pos;
 	int append;
@@ -283,6 +283,22 @@ static void body_truncate(void)
 	op_size();
 }
 
+/* Past 256 KiB the image grows by segments, and segments of 1 MiB and
+ * more are mapped ahead of the writes into them (lib/spool.c,
+ * map_ahead(): mincore and madvise, hints whose failure must change
+ * nothing). Then a cut that drops segments, and growth again. */
+static void body_segments(void)
+{
+	for (unsigned i = 1; i <= 5; i++)
+		op_write((1 << 20) + 4097, i);
+	op_seek(300000, SEEK_SET);
+	op_read(3000);
+	op_truncate(2 << 20);
+	op_seek(0, SEEK_END);
+	op_write(1 << 20, 6);
+	op_size();
+}
+
 static void body_reads(void)
 {
 	op_read(100);
@@ -365,6 +381,7 @@ static const struct scenario scenarios[] = {
 	{ "limit", "w+", 1000, 1, 0, 1 << 20, 0, body_cross_threshold },
 	{ "tmpdir", "w+", 100, 1, 0, 0, 1, body_cross_threshold },
 	{ "close", "w+", 1000, 0, 0, 0, 0, body_close },
+	{ "segments", "w+", 8 << 20, 1, 0, 0, 0, body_segments },
 };
 #define NSCENARIOS (sizeof(scenarios) / sizeof(scenarios[0]))
 
@@ -427,9 +444,11 @@ static void verify_and_continue(void)
 
 static void run_once(const struct scenario *sc, long fail_at, int err)
 {
+	static unsigned char model_bytes[MAXM];
 	char *dir = R.dir, *saved = NULL;
 
 	memset(&R, 0, sizeof(R));
+	R.model = model_bytes;
 	R.dir = dir;
 	R.scenario = sc->name;
 	if (sc->use_tmpdir) {

@@ -17,6 +17,8 @@
 
 #include <malloc.h>
 #include <stdint.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "spool-internal.h"
 
@@ -434,6 +436,275 @@ START_TEST(test_iobuf_at_eof)
 }
 END_TEST
 
+/* ---- segments ---- */
+
+/*
+ * The shape of an image in memory (lib/spool.c, mem_reserve()): a head
+ * of at least 256 KiB once segments exist, the segments in order with
+ * no gap, room = head + their lengths, each grown segment under a
+ * quarter of what precedes it, and at most N / 4 bytes unused.
+ */
+static size_t nsegs_of(const struct spool *s)
+{
+	return s->segs != NULL ? s->segs->n : 0;
+}
+
+static const struct spool_seg *seg(const struct spool *s, size_t k)
+{
+	ck_assert_uint_lt(k, nsegs_of(s));
+	return &s->segs->seg[k];
+}
+
+static size_t room_of(const struct spool *s)
+{
+	return s->segs != NULL ? s->segs->room : s->cap;
+}
+
+static void expect_shape(FILE *fp, int grown)
+{
+	struct spool *s = spool__lookup(fp);
+	size_t at, k;
+
+	ck_assert_ptr_nonnull(s);
+	ck_assert_int_lt(s->fd, 0);
+	at = s->cap;
+	if (s->segs != NULL) {
+		ck_assert_uint_ge(s->segs->n, 1);
+		ck_assert_uint_ge(s->cap, 256 * KiB);
+	}
+	for (k = 0; k < nsegs_of(s); k++) {
+		const struct spool_seg *g = seg(s, k);
+
+		ck_assert_uint_eq(g->start, at);
+		ck_assert_uint_gt(g->len, 0);
+		ck_assert(g->skew == 0 || g->skew == 64);
+		if (grown)
+			ck_assert_uint_le(g->len, g->start / 4);
+		at += g->len;
+	}
+	ck_assert_uint_eq(room_of(s), at);
+	ck_assert_uint_le((size_t)s->size, at);
+	if (grown)
+		ck_assert_uint_le(at - (size_t)s->size, (size_t)s->size / 4);
+}
+
+static size_t nsegs(FILE *fp)
+{
+	return nsegs_of(spool__lookup(fp));
+}
+
+/*
+ * 6 MiB in memory, in 40-byte writes through the stdio buffer: about
+ * twenty segments. Then reads, seeks and writes that straddle segment
+ * ends, side by side with tmpfile().
+ */
+START_TEST(test_seg_grow)
+{
+	struct pair p = pair_open(SIZE_MAX, 0, 0);
+	size_t done, k;
+
+	for (done = 0; done < 6 * MiB; done += 40)
+		pair_write(&p, 40, (unsigned)done);
+	ck_assert_int_eq(fflush(p.sp), 0);
+	expect_shape(p.sp, 1);
+	ck_assert_uint_ge(nsegs(p.sp), 15);
+	for (k = 0; k < nsegs(p.sp); k++) {
+		off_t end = (off_t)seg(spool__lookup(p.sp), k)->start;
+
+		pair_seek(&p, end - 3000, SEEK_SET);
+		pair_read(&p, 6000);
+		pair_seek(&p, end - 5, SEEK_SET);
+		pair_write(&p, 10, (unsigned)k);
+		pair_seek(&p, end - 70000, SEEK_SET);
+		pair_write(&p, 140000, (unsigned)k + 1);
+	}
+	expect_shape(p.sp, 1);
+	pair_close(&p);
+}
+END_TEST
+
+/*
+ * Cuts drop the segments past the end and halve a segment left less
+ * than half used; a cut into the head frees every segment; growing
+ * again, by truncate and by a write past the end, reads as zeros.
+ */
+START_TEST(test_seg_truncate)
+{
+	struct pair p = pair_open(SIZE_MAX, 0, 0);
+	struct spool *s = spool__lookup(p.sp);
+	const struct spool_seg *g;
+	size_t n;
+
+	for (n = 0; n < 5 * MiB; n += 64 * KiB)
+		pair_write(&p, 64 * KiB, (unsigned)n);
+	ck_assert_int_eq(fflush(p.sp), 0);
+	ck_assert_uint_ge(nsegs_of(s), 4);
+	/* Just past the start of the third segment: it is cut to 1 byte. */
+	g = seg(s, 2);
+	n = g->start + 1;
+	ck_assert_int_eq(spool_truncate(p.sp, (off_t)n), 0);
+	ck_assert_int_eq(ftruncate(fileno(p.tf), (off_t)n), 0);
+	ck_assert_uint_eq(nsegs_of(s), 3);
+	ck_assert_uint_eq(seg(s, 2)->len, 1);
+	expect_shape(p.sp, 0);
+	/* Three quarters into the second: kept whole. */
+	g = seg(s, 1);
+	n = g->start + g->len * 3 / 4;
+	ck_assert_int_eq(spool_truncate(p.sp, (off_t)n), 0);
+	ck_assert_int_eq(ftruncate(fileno(p.tf), (off_t)n), 0);
+	ck_assert_uint_eq(nsegs_of(s), 2);
+	ck_assert_uint_eq(seg(s, 1)->start + seg(s, 1)->len, room_of(s));
+	ck_assert_uint_gt(room_of(s), n);
+	expect_shape(p.sp, 0);
+	pair_seek(&p, 0, SEEK_SET);
+	pair_read(&p, n + 1);
+	/* Into the head: no segments left. */
+	ck_assert_int_eq(spool_truncate(p.sp, 100 * KiB), 0);
+	ck_assert_int_eq(ftruncate(fileno(p.tf), 100 * KiB), 0);
+	ck_assert_uint_eq(nsegs_of(s), 0);
+	expect_shape(p.sp, 0);
+	/* Grow by truncate (the head, cut to 100 KiB, takes it all), then
+	 * by a write past the end (a segment). */
+	ck_assert_int_eq(spool_truncate(p.sp, 3 * MiB), 0);
+	ck_assert_int_eq(ftruncate(fileno(p.tf), 3 * MiB), 0);
+	ck_assert_uint_eq(nsegs_of(s), 0);
+	ck_assert_uint_eq(s->cap, 3 * MiB);
+	pair_seek(&p, 4 * MiB + 3, SEEK_SET);
+	pair_write(&p, 5000, 3);
+	ck_assert_int_eq(fflush(p.sp), 0);
+	ck_assert_uint_eq(nsegs_of(s), 1);
+	expect_shape(p.sp, 0);
+	pair_seek(&p, 100 * KiB - 10, SEEK_SET);
+	pair_read(&p, 4 * MiB);
+	ck_assert_int_eq(spool_rollover(p.sp), 0);
+	ck_assert_ptr_null(s->segs);
+	ck_assert_ptr_null(s->buf);
+	pair_close(&p);
+}
+END_TEST
+
+/*
+ * A new segment is placed as the head is: an unbuffered 64 KiB write
+ * from a source at offset k that opens a segment must not land 1-63
+ * bytes past its source there, and the segment starts at 64 exactly
+ * when 0 would have.
+ */
+START_TEST(test_seg_place)
+{
+	size_t n = 64 * KiB, head = 256 * KiB;
+	unsigned char *pages = src_pages(n), *lead = malloc(head);
+	int shifted = 0, tries;
+
+	ck_assert_ptr_nonnull(lead);
+	fill(lead, head, 5);
+	for (tries = 0; tries < OFFSET_TRIES && shifted < 3; tries++) {
+		size_t k = (size_t)tries * 16 % 4096, at = head - 1000;
+		unsigned char *src = pages + k;
+		const struct spool_seg *g;
+		FILE *fp = spool_fopen(SIZE_MAX, "w+");
+		struct spool *s;
+
+		ck_assert_ptr_nonnull(fp);
+		ck_assert_int_eq(setvbuf(fp, NULL, _IONBF, 0), 0);
+		ck_assert_uint_eq(fwrite(lead, 1, head, fp), head);
+		ck_assert_int_eq(fseeko(fp, (off_t)at, SEEK_SET), 0);
+		s = spool__lookup(fp);
+		ck_assert_uint_eq(nsegs_of(s), 0);
+		ck_assert_uint_eq(s->cap, head);
+		fill(src, n, (unsigned)k);
+		ck_assert_uint_eq(fwrite(src, 1, n, fp), n);
+		ck_assert_uint_eq(nsegs_of(s), 1);
+		g = seg(s, 0);
+		ck_assert_msg(!in_window(g->p, src + 1000),
+			      "source offset %zu: in the window", k);
+		ck_assert_uint_eq(g->skew,
+				  in_window(g->p - g->skew, src + 1000) ? 64
+									: 0);
+		shifted += g->skew != 0;
+		ck_assert_int_eq(fseeko(fp, (off_t)at, SEEK_SET), 0);
+		{
+			unsigned char *got = malloc(n);
+
+			ck_assert_ptr_nonnull(got);
+			ck_assert_uint_eq(fread(got, 1, n, fp), n);
+			ck_assert(memcmp(got, src, n) == 0);
+			free(got);
+		}
+		ck_assert_int_eq(fclose(fp), 0);
+	}
+	ck_assert_msg(shifted >= 1, "no shift in %d tries", tries);
+	free(lead);
+	free(pages);
+}
+END_TEST
+
+
+/*
+ * Mapping ahead (lib/spool.c, map_ahead()): writes into a fresh segment
+ * of 1 MiB or more map its pages in one call, up to 1 MiB past the end of
+ * the write and no further, so resident memory stays near the contents.
+ * Fresh: glibc's mmap threshold is pinned at 128 KiB, so every segment
+ * is a new mapping.
+ */
+START_TEST(test_seg_map_ahead)
+{
+	size_t chunk = 64 * KiB, page = (size_t)sysconf(_SC_PAGESIZE), n = 0;
+	unsigned char *want = malloc(20 * MiB), vec;
+	const struct spool_seg *g = NULL;
+	uintptr_t end;
+	struct spool *s;
+	FILE *fp;
+
+	ck_assert_ptr_nonnull(want);
+#ifndef MADV_POPULATE_WRITE
+	printf("skipped: map ahead: no MADV_POPULATE_WRITE here\n");
+	free(want);
+	return;
+#endif
+	if (tu_under_valgrind() || mallopt(M_MMAP_THRESHOLD, 128 * KiB) != 1) {
+		printf("skipped: map ahead: needs glibc's own malloc (not "
+		       "valgrind's or a sanitizer's) for fresh mappings\n");
+		free(want);
+		return;
+	}
+	fp = spool_fopen(SIZE_MAX, "w+");
+	ck_assert_ptr_nonnull(fp);
+	ck_assert_int_eq(setvbuf(fp, NULL, _IONBF, 0), 0);
+	s = spool__lookup(fp);
+	/* Until a segment of 3 MiB or more has just been opened. */
+	while (g == NULL || g->len < 3 * MiB || n - g->start > chunk) {
+		ck_assert_uint_lt(n + chunk, 20 * MiB);
+		fill(want + n, chunk, (unsigned)n);
+		ck_assert_uint_eq(fwrite(want + n, 1, chunk, fp), chunk);
+		n += chunk;
+		g = nsegs_of(s) > 0 ? seg(s, nsegs_of(s) - 1) : NULL;
+	}
+	ck_assert_int_eq(g->fresh, 1);
+	end = (uintptr_t)g->p + (n - g->start);
+	ck_assert_int_eq(mincore((void *)((end + 512 * KiB) & ~(page - 1)),
+				 page, &vec),
+			 0);
+	ck_assert_msg(vec & 1, "not mapped ahead");
+	ck_assert_int_eq(mincore((void *)((end + MiB + 2 * page) &
+					  ~(page - 1)),
+				 page, &vec),
+			 0);
+	ck_assert_msg(!(vec & 1), "mapped more than 1 MiB ahead");
+	/* A write that ends past the window moves it. */
+	fill(want + n, MiB + chunk, 99);
+	ck_assert_uint_eq(fwrite(want + n, 1, MiB + chunk, fp), MiB + chunk);
+	n += MiB + chunk;
+	ck_assert_int_eq(mincore((void *)((end + MiB + 2 * page) &
+					  ~(page - 1)),
+				 page, &vec),
+			 0);
+	ck_assert_msg(vec & 1, "the window did not move");
+	expect_image(fp, want, n);
+	ck_assert_int_eq(fclose(fp), 0);
+	free(want);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("layout");
@@ -455,6 +726,13 @@ int main(void)
 	tcase_add_test(tc, test_iobuf_grows_on_disk);
 	tcase_add_loop_test(tc, test_iobuf_kept, 0, NKEEP);
 	tcase_add_test(tc, test_iobuf_at_eof);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("segments");
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_seg_grow);
+	tcase_add_test(tc, test_seg_truncate);
+	tcase_add_test(tc, test_seg_place);
+	tcase_add_test(tc, test_seg_map_ahead);
 	suite_add_tcase(s, tc);
 	return tu_run(s);
 }

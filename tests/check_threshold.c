@@ -369,8 +369,12 @@ END_TEST
  * for one write and for many small ones (growth by a quarter). Chunks
  * of 128 KiB and more are mmapped and rounded to a page by malloc.
  */
-static const size_t held_sizes[] = {1,	  255,	 256,	    257,     1000,
-				    4096, 65536, 200 * KiB, MiB + 17};
+/* Past 256 KiB the image grows by segments (lib/spool.c, mem_reserve);
+ * 5 MiB and 20 MiB hold a dozen or more of them. */
+static const size_t held_sizes[] = {
+	1,	   255,	      256,	 257,	 1000,	   4096,
+	65536,	   200 * KiB, 300 * KiB, MiB + 17, 5 * MiB + 3, 20 * MiB,
+};
 
 static size_t held_bound(size_t n)
 {
@@ -379,7 +383,7 @@ static size_t held_bound(size_t n)
 
 START_TEST(test_threshold_memory_in_memory_overhead)
 {
-	unsigned char *data = pattern(MiB + 17);
+	unsigned char *data = pattern(20 * MiB);
 	size_t i, n, done, step, base, used;
 	FILE *fp;
 

@@ -26,6 +26,14 @@
 #endif
 #endif
 
+/* Is this process running under valgrind? Its preload library says so. */
+static inline int tu_under_valgrind(void)
+{
+	const char *p = getenv("LD_PRELOAD");
+
+	return p != NULL && strstr(p, "/vgpreload_") != NULL;
+}
+
 /* Run one suite; the exit status is what automake's test driver wants. */
 static inline int tu_run(Suite *s)
 {
