@@ -9,7 +9,9 @@
 # SECONDS defaults to 180. Environment: CC (default clang), FUZZ_WORKDIR
 # (keep the build, corpus and artifacts there instead of a temp dir that
 # is removed at exit), FUZZ_JOBS (parallel fuzzing processes, default 1),
-# FUZZ_SAVE_CORPUS (a directory to copy the grown corpus into).
+# FUZZ_SAVE_CORPUS (a directory to copy the grown corpus into),
+# FUZZ_CPPFLAGS (added to the build: -DSPOOL_TINY_SEGMENTS cuts the
+# memory image into segments of a few bytes, see lib/spool.c).
 # On a finding the work dir is kept and its path printed.
 set -eu
 
@@ -45,7 +47,7 @@ EOF
 echo "run-fuzz: building with $cc"
 "$cc" -g -O1 -fno-omit-frame-pointer \
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-	-I"$work" -I"$src/lib" \
+	${FUZZ_CPPFLAGS:-} -I"$work" -I"$src/lib" \
 	"$src"/lib/*.c "$src/fuzz/fuzz_spool.c" -lpthread \
 	-o "$work/fuzz_spool"
 

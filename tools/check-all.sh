@@ -4,7 +4,8 @@
 #   2. the same suites built with AddressSanitizer + UBSan;
 #   3. every Check binary under valgrind (CK_FORK=no);
 #   4. the threads test under ThreadSanitizer;
-#   5. the fuzz harness for FUZZ_SECONDS (default 180) on the seed corpus.
+#   5. the fuzz harness for FUZZ_SECONDS (default 120) on the seed corpus,
+#      then as long again on a build with tiny memory segments.
 # (The core tests on musl run inside make check: tests/run-musl.sh.)
 # Each step's result is printed; the script fails if any step failed,
 # after running them all. Run from the top of a git checkout.
@@ -49,7 +50,9 @@ fi
 step "sanitizers (ASan+UBSan)" sanitizer_build
 step "valgrind" tools/valgrind-check.sh .
 step "ThreadSanitizer" tests/run-tsan.sh .
-step "fuzzing" fuzz/run-fuzz.sh "${FUZZ_SECONDS:-180}"
+step "fuzzing" fuzz/run-fuzz.sh "${FUZZ_SECONDS:-120}"
+step "fuzzing (tiny segments)" env FUZZ_CPPFLAGS=-DSPOOL_TINY_SEGMENTS \
+	fuzz/run-fuzz.sh "${FUZZ_SECONDS:-120}"
 
 printf '\n'
 tools/test-summary.sh . || failed="$failed summary"

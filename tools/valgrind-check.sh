@@ -21,16 +21,17 @@ for t in "$build"/tests/check_*; do
 		status=1
 	fi
 done
-# The fuzz harness over its corpus, the same way.
+# The fuzz harness over its corpus, the same way, on both builds.
 top=$(cd "$(dirname "$0")/.." && pwd)
-if [ -x "$build/fuzz/replay" ]; then
+for r in replay replay-seg; do
+	[ -x "$build/fuzz/$r" ] || continue
 	if timeout 900 valgrind -q --error-exitcode=99 --leak-check=full \
-		"$build/fuzz/replay" "$top/fuzz/corpus" >"$build/replay.valgrind.log" 2>&1; then
-		echo "valgrind: fuzz/replay: $(tail -n 1 "$build/replay.valgrind.log")"
+		"$build/fuzz/$r" "$top/fuzz/corpus" >"$build/$r.valgrind.log" 2>&1; then
+		echo "valgrind: fuzz/$r: $(tail -n 1 "$build/$r.valgrind.log")"
 	else
-		echo "valgrind: fuzz/replay: FAILED" >&2
-		tail -n 40 "$build/replay.valgrind.log" >&2
+		echo "valgrind: fuzz/$r: FAILED" >&2
+		tail -n 40 "$build/$r.valgrind.log" >&2
 		status=1
 	fi
-fi
+done
 exit "$status"
