@@ -92,6 +92,7 @@ int spool__mem_resize(struct spool *s, off_t length);
  */
 #ifdef SPOOL_FAULT_INJECTION
 #include <sys/stat.h>
+#include <sys/uio.h>
 
 struct spool__faults {
 	int armed;            /* count and maybe fail calls */
@@ -116,6 +117,7 @@ int spool__stat(const char *path, struct stat *st);
 int spool__faccessat(int dirfd, const char *path, int mode, int flags);
 ssize_t spool__read(int fd, void *buf, size_t n);
 ssize_t spool__write(int fd, const void *buf, size_t n);
+ssize_t spool__writev(int fd, const struct iovec *iov, int n);
 off_t spool__lseek(int fd, off_t off, int whence);
 int spool__fstat(int fd, struct stat *st);
 int spool__ftruncate(int fd, off_t length);
@@ -134,6 +136,7 @@ int spool__madvise(void *p, size_t len, int advice);
 #define spool__faccessat faccessat
 #define spool__read read
 #define spool__write write
+#define spool__writev writev
 #define spool__lseek lseek
 #define spool__fstat fstat
 #define spool__ftruncate ftruncate

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "spool.h"
@@ -426,18 +427,35 @@ static int seg_add(struct spool *s, size_t len, const struct store *w)
 	return 0;
 }
 
-/* Write the first len bytes of the memory image to fd; 0 on success. */
+/*
+ * Write the first len bytes of the memory image to fd, looping over EINTR
+ * and short counts; 0 on success, -1 with errno. One writev(2) takes up
+ * to IOV_BATCH pieces: a write(2) per segment made the rollover of a
+ * 1 MiB image (eight pieces) cost 1.02x tmpfile() where one block cost
+ * 0.78x.
+ */
+#define IOV_BATCH 64
+
 static int img_write(struct spool *s, int fd, size_t len)
 {
-	const unsigned char *p;
-	size_t at, n;
+	struct iovec iov[IOV_BATCH];
+	size_t at = 0, a, n;
+	ssize_t w;
+	int k;
 
-	for (at = 0; at < len; at += n) {
-		p = piece(s, at, &n);
-		if (n > len - at)
-			n = len - at;
-		if (fd_write(fd, p, n) != n)
+	while (at < len) {
+		for (k = 0, a = at; a < len && k < IOV_BATCH; k++, a += n) {
+			iov[k].iov_base = piece(s, a, &n);
+			if (n > len - a)
+				n = len - a;
+			iov[k].iov_len = n;
+		}
+		w = spool__writev(fd, iov, k);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
 			return -1;
+		at += (size_t)w;
 	}
 	return 0;
 }

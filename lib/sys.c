@@ -19,6 +19,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 struct spool__faults spool__faults;
@@ -99,6 +100,11 @@ ssize_t spool__read(int fd, void *buf, size_t n)
 ssize_t spool__write(int fd, const void *buf, size_t n)
 {
 	return inject("write", ENOSPC) ? -1 : write(fd, buf, n);
+}
+
+ssize_t spool__writev(int fd, const struct iovec *iov, int n)
+{
+	return inject("writev", ENOSPC) ? -1 : writev(fd, iov, n);
 }
 
 off_t spool__lseek(int fd, off_t off, int whence)

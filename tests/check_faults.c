@@ -447,6 +447,30 @@ static int fsize_rollover(void *arg)
 	return 0;
 }
 
+/* The same with a 2 MiB image, a head and segments written by writev():
+ * the limit cuts it 3 bytes into a segment, the short count is
+ * retried, the retry fails with EFBIG, and nothing is lost. */
+static int fsize_rollover_segments(void *arg)
+{
+	struct spool_options o = {.threshold = 4 * MiB, .dir = arg};
+	FILE *fp = spool_fopen_opts(&o, "w+");
+	int fds = fd_count();
+
+	REQUIRE(fp != NULL);
+	REQUIRE(fill(fp, 0, 2 * MiB, 64 * KiB) == 2 * MiB);
+	REQUIRE(fflush(fp) == 0);
+	REQUIRE(limit_file_size(MiB + 3) == 0);
+	errno = 0;
+	REQUIRE(spool_rollover(fp) == -1 && errno == EFBIG);
+	REQUIRE(spool_is_rolled(fp) == 0 && !ferror(fp));
+	REQUIRE(fd_count() == fds);
+	REQUIRE(spool_size(fp) == (off_t)(2 * MiB));
+	REQUIRE(has_pat(fp, 2 * MiB));
+	REQUIRE(entries(arg) == 0);
+	REQUIRE(fclose(fp) == 0);
+	return 0;
+}
+
 /* On disk, the write past the limit fails with EFBIG through the
  * stream; the 64 KiB below the limit are all there. */
 static int fsize_on_disk(void *arg)
@@ -469,6 +493,7 @@ static int fsize_on_disk(void *arg)
 START_TEST(test_faults_fsize_rollover_fails_efbig)
 {
 	in_child(fsize_rollover, dir);
+	in_child(fsize_rollover_segments, dir);
 }
 END_TEST
 
