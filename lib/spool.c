@@ -150,6 +150,16 @@ static size_t room(const struct spool *s)
 	return s->segs != NULL ? s->segs->room : s->cap;
 }
 
+/* The skew for a block whose image byte 0 would sit at `base`: `skew`,
+ * or the other one if that is less slow for the write w. */
+static size_t place(const struct spool *s, uintptr_t base, size_t skew,
+		    const struct store *w)
+{
+	return penalty(s, base, SKEW - skew, w) < penalty(s, base, skew, w)
+		       ? SKEW - skew
+		       : skew;
+}
+
 /*
  * Resize the block to hold `cap` bytes, keeping the image; `w` is the
  * write about to be stored (NULL: none). Only a block that moved to a new
@@ -172,12 +182,10 @@ static int mem_realloc(struct spool *s, size_t cap, const struct store *w)
 	p = spool__realloc(old, cap + SKEW);
 	if (p == NULL)
 		return -1;
-	if (w != NULL && (old == NULL || ((uintptr_t)p ^ was) & 4095) &&
-	    penalty(s, (uintptr_t)p, SKEW - skew, w) <
-		    penalty(s, (uintptr_t)p, skew, w)) {
-		skew = SKEW - skew;
+	if (w != NULL && (old == NULL || ((uintptr_t)p ^ was) & 4095))
+		skew = place(s, (uintptr_t)p, skew, w);
+	if (skew != s->skew)
 		memmove(p + skew, p + s->skew, (size_t)s->size);
-	}
 	s->buf = p + skew;
 	s->skew = skew;
 	s->cap = cap;
@@ -307,42 +315,52 @@ static uintptr_t page_size(void)
 
 	return page > 0 && (page & (page - 1)) == 0 ? (uintptr_t)page : 0;
 }
-#endif
+
+/* Is the page holding address a known not to be resident? */
+static int absent(uintptr_t a, uintptr_t page)
+{
+	unsigned char vec;
+
+	return spool__mincore((void *)(a & ~(page - 1)), page, &vec) == 0 &&
+	       !(vec & 1);
+}
 
 static int fresh(const void *p, size_t len)
 {
-#ifdef MADV_POPULATE_WRITE
-	uintptr_t page = page_size(), mid = (uintptr_t)p + len / 2;
-	unsigned char vec;
+	uintptr_t page = page_size();
 
 	return len >= PREFAULT_MIN && page != 0 &&
-	       spool__mincore((void *)(mid & ~(page - 1)), page, &vec) == 0 &&
-	       !(vec & 1);
-#else
-	(void)p;
-	(void)len;
-	return 0;
-#endif
+	       absent((uintptr_t)p + len / 2, page);
 }
 
 /* Map the whole pages of [p, p + len), unless the first is mapped: then
  * this stretch was written before, in a block malloc reused. */
 static void populate(unsigned char *p, size_t len)
 {
-#ifdef MADV_POPULATE_WRITE
 	uintptr_t page = page_size(), a, e;
-	unsigned char vec;
 
+	if (page == 0)
+		return;
 	a = ((uintptr_t)p + page - 1) & ~(page - 1);
 	e = ((uintptr_t)p + len) & ~(page - 1);
-	if (page != 0 && e > a &&
-	    spool__mincore((void *)a, page, &vec) == 0 && !(vec & 1))
+	if (e > a && absent(a, page))
 		(void)spool__madvise((void *)a, e - a, MADV_POPULATE_WRITE);
+}
 #else
+/* Without MADV_POPULATE_WRITE no segment is fresh: nothing is mapped. */
+static int fresh(const void *p, size_t len)
+{
 	(void)p;
 	(void)len;
-#endif
+	return 0;
 }
+
+static void populate(unsigned char *p, size_t len)
+{
+	(void)p;
+	(void)len;
+}
+#endif
 
 /* A write will store image bytes [from, end): map the fresh segments'
  * pages from there, or from where the window ended, to AHEAD past end. */
@@ -413,9 +431,8 @@ static int seg_add(struct spool *s, size_t len, const struct store *w)
 			segs_cut(s, 0);
 		return -1;
 	}
-	if (w != NULL && penalty(s, (uintptr_t)p - at, SKEW, w) <
-				 penalty(s, (uintptr_t)p - at, 0, w))
-		skew = SKEW;
+	if (w != NULL)
+		skew = place(s, (uintptr_t)p - at, 0, w);
 	t->seg[t->n++] = (struct spool_seg){
 		.p = p + skew,
 		.start = at,
