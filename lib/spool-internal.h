@@ -60,6 +60,10 @@ struct spool {
 	size_t skew;          /* buf is 0 or 64 bytes into its block of
 				 cap + 64 (spool.c, mem_realloc) */
 	struct spool_segs *segs;
+	char *iobuf;          /* stdio's own buffer, kept here while stdio
+				 writes into the image (spool.c, aim) */
+	size_t iolen;
+	char *aim;            /* the buffer stdio was handed there */
 	off_t size;
 	off_t pos;
 	int fd;

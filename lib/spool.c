@@ -71,14 +71,27 @@ static int aliased(uintptr_t dst, const void *src)
 	return (((dst - (uintptr_t)src) & 4095) - 1) < SKEW - 1;
 }
 
-/* The stdio buffer, where most writes come from; NULL: unknown, or too
- * small to matter (unbuffered: one byte). */
+#if defined(HAVE_STRUCT__IO_FILE__IO_BUF_BASE) && defined(__GLIBC__)
+/* glibc's FILE flags this file looks at (libio/libio.h). */
+#define GLIBC_USER_BUF 0x0001	/* _IO_USER_BUF */
+#define GLIBC_UNBUFFERED 0x0002 /* _IO_UNBUFFERED */
+#define GLIBC_IN_BACKUP 0x0100	/* _IO_IN_BACKUP */
+#define GLIBC_LINE_BUF 0x0200	/* _IO_LINE_BUF */
+#define STDIO_BUFFER 1
+#endif
+
+static void stdio_off_image(struct spool *s);
+
+/* The stdio buffer, where most writes come from; NULL: unknown, too
+ * small to matter (unbuffered: one byte), or the image itself (stdio
+ * writes in place: see aim()). */
 static const void *stdio_buffer(const struct spool *s)
 {
-#if defined(HAVE_STRUCT__IO_FILE__IO_BUF_BASE) && defined(__GLIBC__)
+#ifdef STDIO_BUFFER
 	const FILE *fp = s->fp;
 
-	if (fp == NULL || fp->_IO_buf_end - fp->_IO_buf_base < 4096)
+	if (fp == NULL || s->iobuf != NULL ||
+	    fp->_IO_buf_end - fp->_IO_buf_base < 4096)
 		return NULL;
 	return fp->_IO_buf_base;
 #else
@@ -138,6 +151,7 @@ static void segs_cut(struct spool *s, size_t n)
 
 static void mem_free(struct spool *s)
 {
+	stdio_off_image(s);
 	segs_cut(s, 0);
 	free(mem_block(s));
 	s->buf = NULL;
@@ -179,6 +193,7 @@ static int mem_realloc(struct spool *s, size_t cap, const struct store *w)
 		errno = ENOMEM;
 		return -1;
 	}
+	stdio_off_image(s);
 	p = spool__realloc(old, cap + SKEW);
 	if (p == NULL)
 		return -1;
@@ -256,7 +271,8 @@ static unsigned char *piece(struct spool *s, size_t at, size_t *len)
 	return g->p + (at - g->start);
 }
 
-/* Store n bytes from src at image offset `at`; zeros if src is NULL. */
+/* Store n bytes from src at image offset `at`; zeros if src is NULL.
+ * src may lie in the image (stdio's buffer may be: see aim()). */
 static void img_put(struct spool *s, size_t at, const void *src, size_t n)
 {
 	const unsigned char *from = src;
@@ -270,7 +286,9 @@ static void img_put(struct spool *s, size_t at, const void *src, size_t n)
 		if (from == NULL) {
 			memset(p, 0, len);
 		} else {
-			memcpy(p, from, len);
+			/* p == from: stdio wrote these bytes in place. */
+			if (p != from)
+				memmove(p, from, len);
 			from += len;
 		}
 	}
@@ -290,6 +308,183 @@ static void img_get(struct spool *s, size_t at, void *dst, size_t n)
 		memcpy(to, p, len);
 	}
 }
+
+/*
+ * Writing in place. Stored from stdio's buffer, every byte is copied
+ * twice: by stdio from the caller into its buffer, then by the write
+ * callback from the buffer into the image; fmemopen() and
+ * open_memstream() do the same. So while a spool is in memory and stdio
+ * appends at the end, stdio's buffer is the stretch of the image just
+ * past the end: stdio copies each byte to where it belongs, and the
+ * flush that follows only counts the bytes (img_put() skips a copy onto
+ * itself). Measured: bench/README.
+ *
+ * How stdio is handed the buffer, and why that is safe (glibc 2.36,
+ * libio/fileops.c and genops.c):
+ * - Only a write callback points stdio at the image. Its only caller is
+ *   new_do_write(), which afterwards sets every get and put pointer from
+ *   _IO_buf_base/_IO_buf_end. The buffer so handed out lies in the
+ *   image's room (so under the threshold), past the contents, and
+ *   within one piece, and is never larger than stdio's own buffer.
+ * - Bytes stdio holds there and never flushes (__fpurge(), a write cut
+ *   by the limit) lie past the end of the contents, where nothing reads.
+ *   A flush of them always fits: no growth, no rollover, no failure.
+ * - Anything that would move the position away from the end, read, move
+ *   or free the image, or close the stream first hands stdio its own
+ *   buffer back (stdio_off_image()), moving every pointer and every
+ *   pending byte along, so stdio's state is exactly as if that buffer
+ *   had been its buffer all along. The exception is the position staying
+ *   put (ftell()): that changes nothing.
+ * - While stdio writes in place its own buffer is kept here and the
+ *   FILE is marked _IO_USER_BUF, so glibc never frees the image; the
+ *   mark is taken off when the buffer goes back, so glibc frees its own
+ *   buffer at fclose() as usual. If the caller replaces the buffer with
+ *   setvbuf() meanwhile, stdio's own one is freed here.
+ * - Wide streams, unbuffered and line-buffered ones, pushback in
+ *   progress and a buffer the caller chose are left alone.
+ */
+#ifdef STDIO_BUFFER
+#ifndef SPOOL_TINY_SEGMENTS
+#define AIM_MIN ((size_t)1024)
+#else
+#define AIM_MIN ((size_t)1) /* tests: aim at pieces of a few bytes */
+#endif
+
+/* Is stdio writing into the image? Forgets that, and frees stdio's own
+ * buffer, once the caller has replaced the buffer (setvbuf()). */
+static int in_place(struct spool *s)
+{
+	if (s->iobuf == NULL)
+		return 0;
+	if (s->fp->_IO_buf_base == s->aim)
+		return 1;
+	free(s->iobuf);
+	s->iobuf = NULL;
+	s->aim = NULL;
+	return 0;
+}
+
+/*
+ * Give stdio the buffer [to, to + len). Every pointer into the old buffer
+ * (the get and put areas, and the main get area saved during pushback)
+ * moves along at the same distance from the start, and with `keep` the
+ * bytes up to the furthest content pointer are copied over. len is at
+ * least the old length wherever a pointer could be past it.
+ */
+static void rebase(FILE *fp, char *to, size_t len, int keep)
+{
+	char **ptr[] = {
+	    &fp->_IO_read_base, &fp->_IO_read_ptr,  &fp->_IO_read_end,
+	    &fp->_IO_save_base, &fp->_IO_save_end,  &fp->_IO_write_base,
+	    &fp->_IO_write_ptr, &fp->_IO_write_end,
+	};
+	uintptr_t lo = (uintptr_t)fp->_IO_buf_base,
+		  hi = (uintptr_t)fp->_IO_buf_end, d;
+	size_t i, used = 0;
+
+	for (i = 0; i < sizeof(ptr) / sizeof(ptr[0]); i++) {
+		d = (uintptr_t)*ptr[i] - lo;
+		if (*ptr[i] == NULL || d > hi - lo)
+			continue;
+		if (d > len)
+			d = len;
+		/* Content ends there; _IO_write_end only marks room. */
+		if (ptr[i] != &fp->_IO_write_end && d > used)
+			used = d;
+		*ptr[i] = to + d;
+	}
+	if (keep && used > 0)
+		memcpy(to, (char *)lo, used);
+	fp->_IO_buf_base = to;
+	fp->_IO_buf_end = to + len;
+}
+
+/* Hand stdio its own buffer back; returns where a pointer p into the
+ * image's buffer now points (p if it was elsewhere). */
+static char *unaim(struct spool *s, char *p)
+{
+	FILE *fp = s->fp;
+	char *own = s->iobuf;
+	uintptr_t d = (uintptr_t)p - (uintptr_t)fp->_IO_buf_base;
+	int inside = d <= (uintptr_t)(fp->_IO_buf_end - fp->_IO_buf_base);
+
+	rebase(fp, own, s->iolen, 1);
+	fp->_flags &= ~GLIBC_USER_BUF;
+	s->iobuf = NULL;
+	s->aim = NULL;
+	return inside ? own + d : p;
+}
+
+static void stdio_off_image(struct spool *s)
+{
+	if (in_place(s))
+		(void)unaim(s, NULL);
+}
+
+/* May stdio's buffer be moved into the image? `was`: it is there now. */
+static int aimable(const FILE *fp, int was)
+{
+	return fp->_mode < 0 && fp->_markers == NULL &&
+	       !(fp->_flags &
+		 (GLIBC_UNBUFFERED | GLIBC_LINE_BUF | GLIBC_IN_BACKUP)) &&
+	       (was ||
+		(!(fp->_flags & GLIBC_USER_BUF) && fp->_IO_buf_base != NULL &&
+		 (size_t)(fp->_IO_buf_end - fp->_IO_buf_base) >= AIM_MIN));
+}
+
+/* After a write stored in memory: point stdio's buffer at the image
+ * just past the end, or give it its own back when it cannot be. */
+static void aim(struct spool *s)
+{
+	FILE *fp = s->fp;
+	int was = in_place(s);
+	size_t at = (size_t)s->pos, len, max;
+	unsigned char *p;
+
+	if (fp == NULL || !aimable(fp, was) || s->pos != s->size ||
+	    at >= room(s)) {
+		stdio_off_image(s);
+		return;
+	}
+	max = was ? s->iolen : (size_t)(fp->_IO_buf_end - fp->_IO_buf_base);
+	p = piece(s, at, &len);
+	if (len > max)
+		len = max;
+	if (len < AIM_MIN) {
+		stdio_off_image(s);
+		return;
+	}
+	if (!was) {
+		s->iobuf = fp->_IO_buf_base;
+		s->iolen = max;
+		fp->_flags |= GLIBC_USER_BUF;
+	}
+	rebase(fp, (char *)p, len, 0);
+	s->aim = (char *)p;
+}
+#else
+static int in_place(struct spool *s)
+{
+	(void)s;
+	return 0;
+}
+
+static char *unaim(struct spool *s, char *p)
+{
+	(void)s;
+	return p;
+}
+
+static void stdio_off_image(struct spool *s)
+{
+	(void)s;
+}
+
+static void aim(struct spool *s)
+{
+	(void)s;
+}
+#endif
 
 /*
  * Fresh memory costs a page fault per 4 KiB page at first touch, most of
@@ -611,6 +806,7 @@ static void mem_shrink(struct spool *s)
  * including any gap left by a seek past the end, read as zero. */
 int spool__mem_resize(struct spool *s, off_t length)
 {
+	stdio_off_image(s);
 	if (length > s->size) {
 		if (mem_reserve(s, (size_t)length, NULL) < 0)
 			return -1;
@@ -700,12 +896,8 @@ static ssize_t fd_read(int fd, void *buf, size_t n)
  * from the FILE after the call (libio/fileops.c, _IO_new_file_underflow;
  * _IO_new_file_seekoff likewise), and a buffer without _IO_USER_BUF is
  * malloc's, which glibc frees at fclose(). A buffer or buffering mode the
- * caller chose with setvbuf() is left alone. Flag values: libio/libio.h.
+ * caller chose with setvbuf() is left alone.
  */
-#define GLIBC_USER_BUF 0x0001	/* _IO_USER_BUF */
-#define GLIBC_UNBUFFERED 0x0002 /* _IO_UNBUFFERED */
-#define GLIBC_IN_BACKUP 0x0100	/* _IO_IN_BACKUP */
-#define GLIBC_LINE_BUF 0x0200	/* _IO_LINE_BUF */
 #define BIG_IOBUF ((size_t)64 << 10)
 
 /* Is this glibc refilling its whole buffer, every pointer at its start? */
@@ -770,6 +962,9 @@ static ssize_t spool_read(void *cookie, char *buf, size_t n)
 		errno = EBADF;
 		return -1;
 	}
+	/* stdio reads into its buffer: if that is the image, its own. */
+	if (in_place(s))
+		buf = unaim(s, buf);
 	if (s->fd >= 0) {
 		r = read_bigger(s, buf, n);
 		return r != -2 ? r : fd_read(s->fd, buf, n);
@@ -857,6 +1052,8 @@ static ssize_t spool_write(void *cookie, const char *buf, size_t n)
 	if (done == want && want < n)
 		errno = EFBIG;
 	forget_offset(s->fp);
+	if (s->fd < 0)
+		aim(s);
 	return written(done, n);
 }
 
@@ -901,6 +1098,9 @@ static int spool_seek(void *cookie, off_t *off, int whence)
 		errno = EINVAL;
 		return -1;
 	}
+	/* stdio's buffer in the image belongs at the end: see aim(). */
+	if (base + *off != s->pos)
+		stdio_off_image(s);
 	s->pos = base + *off;
 	*off = s->pos;
 	return 0;
@@ -926,6 +1126,9 @@ static void destroy(struct spool *s)
 
 static int spool_close(void *cookie)
 {
+	/* glibc frees its buffer after this returns: its own, not the
+	 * image's stretch. */
+	stdio_off_image(cookie);
 	spool__unregister(cookie);
 	destroy(cookie);
 	return 0;

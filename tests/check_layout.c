@@ -12,10 +12,14 @@
  *   glibc's 8 KiB buffer for 64 KiB; never in memory, never below that
  *   threshold, never a buffer or mode chosen with setvbuf(). Every case is
  *   run side by side with tmpfile() and must read and write the same.
+ * - Writing in place (lib/spool.c, aim()): stdio's buffer is the image
+ *   past the end while a spool in memory appends; the cases that must
+ *   take it back out, or leave it harmlessly, against tmpfile().
  */
 #include "testutil.h"
 
 #include <malloc.h>
+#include <stdio_ext.h>
 #include <stdint.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -705,6 +709,141 @@ START_TEST(test_seg_map_ahead)
 }
 END_TEST
 
+/*
+ * Writing in place (lib/spool.c, aim()): while a spool in memory appends,
+ * stdio's buffer is the image past the end. Every case runs the same
+ * calls on a spool and on tmpfile(), checks every result is the same,
+ * and then that both hold the same bytes. The calls are the ones that
+ * must take stdio's buffer back out of the image or leave it there
+ * harmlessly: discarded output, pushback, a buffer or mode set after
+ * I/O, reading without a seek, rollover, truncation, ftell and seeks.
+ */
+#define IP_BASE 17000 /* the head then has 3480 bytes free past the end */
+#define NIP 9
+
+/* Append IP_BASE bytes and flush: on glibc the spool now writes in place. */
+static void ip_start(FILE *fp, int spool)
+{
+	static unsigned char b[IP_BASE];
+
+	fill(b, sizeof(b), 3);
+	for (size_t i = 0; i < sizeof(b); i += 40)
+		ck_assert_uint_eq(fwrite(b + i, 1, 40, fp), 40);
+	ck_assert_int_eq(fflush(fp), 0);
+#if defined(HAVE_STRUCT__IO_FILE__IO_BUF_BASE) && defined(__GLIBC__)
+	if (spool) {
+		struct spool *s = spool__lookup(fp);
+
+		ck_assert_msg(s->aim != NULL && fp->_IO_buf_base == s->aim,
+			      "stdio does not write in place");
+	}
+#else
+	(void)spool;
+#endif
+}
+
+static char ip_userbuf[2][4096];
+
+/* Case k on fp; returns a value that must be the same on both streams. */
+static long ip_case(FILE *fp, int spool, int k)
+{
+	unsigned char b[9000];
+	long r = 0;
+	int i;
+
+	fill(b, sizeof(b), (unsigned)k + 5);
+	ip_start(fp, spool);
+	switch (k) {
+	case 0: /* discarded output never reaches the contents */
+		ck_assert_uint_eq(fwrite(b, 1, 3000, fp), 3000);
+		__fpurge(fp);
+		ck_assert_uint_eq(fwrite(b + 5, 1, 100, fp), 100);
+		break;
+	case 1: /* pushback after writing (not while output is pending:
+		 * glibc 2.36 then frees a bad pointer even on a file) */
+		ck_assert_uint_eq(fwrite(b, 1, 10, fp), 10);
+		ck_assert_int_eq(fseek(fp, 0, SEEK_CUR), 0);
+		ck_assert_int_eq(ungetc('q', fp), 'q');
+		r = getc(fp);
+		ck_assert_int_eq(fseek(fp, 0, SEEK_CUR), 0);
+		ck_assert_uint_eq(fwrite(b, 1, 50, fp), 50);
+		break;
+	case 2: /* a buffer of the caller's, set after I/O */
+		ck_assert_int_eq(setvbuf(fp, ip_userbuf[spool], _IOFBF,
+					 sizeof(ip_userbuf[0])), 0);
+		ck_assert_uint_eq(fwrite(b, 1, 9000, fp), 9000);
+		break;
+	case 3: /* unbuffered, set after I/O */
+		ck_assert_int_eq(setvbuf(fp, NULL, _IONBF, 0), 0);
+		ck_assert_uint_eq(fwrite(b, 1, 700, fp), 700);
+		break;
+	case 4: /* reading straight after writing, then writing again */
+		ck_assert_uint_eq(fwrite(b, 1, 100, fp), 100);
+		r = getc(fp);
+		ck_assert_int_eq(fseek(fp, -50, SEEK_CUR), 0);
+		r = r * 1000 + getc(fp);
+		ck_assert_int_eq(fseek(fp, 0, SEEK_CUR), 0);
+		ck_assert_uint_eq(fwrite(b, 1, 5000, fp), 5000);
+		break;
+	case 5: /* rollover with output pending */
+		ck_assert_uint_eq(fwrite(b, 1, 500, fp), 500);
+		if (spool)
+			ck_assert_int_eq(spool_rollover(fp), 0);
+		ck_assert_uint_eq(fwrite(b, 1, 1000, fp), 1000);
+		break;
+	case 6: /* truncation, then appending after it */
+		ck_assert_uint_eq(fwrite(b, 1, 300, fp), 300);
+		ck_assert_int_eq(fflush(fp), 0);
+		if (spool)
+			ck_assert_int_eq(spool_truncate(fp, 5000), 0);
+		else
+			ck_assert_int_eq(ftruncate(fileno(fp), 5000), 0);
+		ck_assert_int_eq(fseek(fp, 0, SEEK_END), 0);
+		ck_assert_uint_eq(fwrite(b, 1, 2000, fp), 2000);
+		break;
+	case 7: /* ftell between writes keeps stdio in place */
+		for (i = 0; i < 300; i++) {
+			ck_assert_uint_eq(fwrite(b + i, 1, 40, fp), 40);
+			r = r * 3 + ftell(fp);
+		}
+		break;
+	case 8: /* overwriting earlier bytes, then appending */
+		ck_assert_uint_eq(fwrite(b, 1, 2000, fp), 2000);
+		ck_assert_int_eq(fseek(fp, 100, SEEK_SET), 0);
+		ck_assert_uint_eq(fwrite(b + 7, 1, 3000, fp), 3000);
+		ck_assert_int_eq(fseek(fp, 0, SEEK_END), 0);
+		ck_assert_uint_eq(fwrite(b, 1, 4000, fp), 4000);
+		break;
+	}
+	return r * 100000 + ftell(fp);
+}
+
+/* Everything in fp, from the start. */
+static size_t ip_contents(FILE *fp, unsigned char *out, size_t max)
+{
+	ck_assert_int_eq(fflush(fp), 0);
+	ck_assert_int_eq(fseek(fp, 0, SEEK_SET), 0);
+	return fread(out, 1, max, fp);
+}
+
+START_TEST(test_in_place)
+{
+	static unsigned char a[64 * KiB], b[64 * KiB];
+	FILE *sp = spool_fopen(SIZE_MAX, "w+"), *ref = tmpfile();
+	size_t na, nb;
+
+	ck_assert_ptr_nonnull(sp);
+	ck_assert_ptr_nonnull(ref);
+	ck_assert_int_eq(ip_case(sp, 1, _i), ip_case(ref, 0, _i));
+	na = ip_contents(sp, a, sizeof(a));
+	nb = ip_contents(ref, b, sizeof(b));
+	ck_assert_uint_eq(na, nb);
+	ck_assert_msg(memcmp(a, b, na) == 0, "case %d: contents differ", _i);
+	ck_assert_int_eq(fclose(sp), 0);
+	ck_assert_int_eq(fclose(ref), 0);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("layout");
@@ -733,6 +872,10 @@ int main(void)
 	tcase_add_test(tc, test_seg_truncate);
 	tcase_add_test(tc, test_seg_place);
 	tcase_add_test(tc, test_seg_map_ahead);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("in place");
+	tcase_set_timeout(tc, 60);
+	tcase_add_loop_test(tc, test_in_place, 0, NIP);
 	suite_add_tcase(s, tc);
 	return tu_run(s);
 }
