@@ -36,12 +36,21 @@ fi
 mkdir -p "$work/corpus" "$work/artifacts" "$work/tmp"
 
 # The library's sources want the config.h that configure writes; these
-# are the only macros they use. It lives in the work dir, so it can
-# never shadow the real one in an autotools build.
+# are the macros they use, the glibc FILE fields included, so that the
+# glibc-only code (stdio writing in place, the _offset workaround, the
+# bigger read buffer, the lock mark) is fuzzed too. It lives in the work
+# dir, so it can never shadow the real one in an autotools build.
 cat >"$work/config.h" <<'EOF'
 #define _GNU_SOURCE 1
 #define _FILE_OFFSET_BITS 64
 #define HAVE_SECURE_GETENV 1
+#include <features.h>
+#ifdef __GLIBC__
+#define HAVE_STRUCT__IO_FILE__IO_BUF_BASE 1
+#define HAVE_STRUCT__IO_FILE__OFFSET 1
+#define HAVE_STRUCT__IO_FILE__FLAGS2 1
+#define HAVE_SYS_SINGLE_THREADED_H 1
+#endif
 EOF
 
 echo "run-fuzz: building with $cc"
