@@ -745,10 +745,10 @@ static void ip_start(FILE *fp, int spool)
 static char ip_userbuf[2][4096];
 
 /* Case k on fp; returns a value that must be the same on both streams. */
-static long ip_case(FILE *fp, int spool, int k)
+static unsigned long ip_case(FILE *fp, int spool, int k)
 {
 	unsigned char b[9000];
-	long r = 0;
+	unsigned long r = 0;
 	int i;
 
 	fill(b, sizeof(b), (unsigned)k + 5);
@@ -764,7 +764,7 @@ static long ip_case(FILE *fp, int spool, int k)
 		ck_assert_uint_eq(fwrite(b, 1, 10, fp), 10);
 		ck_assert_int_eq(fseek(fp, 0, SEEK_CUR), 0);
 		ck_assert_int_eq(ungetc('q', fp), 'q');
-		r = getc(fp);
+		r = (unsigned long)getc(fp);
 		ck_assert_int_eq(fseek(fp, 0, SEEK_CUR), 0);
 		ck_assert_uint_eq(fwrite(b, 1, 50, fp), 50);
 		break;
@@ -779,9 +779,9 @@ static long ip_case(FILE *fp, int spool, int k)
 		break;
 	case 4: /* reading straight after writing, then writing again */
 		ck_assert_uint_eq(fwrite(b, 1, 100, fp), 100);
-		r = getc(fp);
+		r = (unsigned long)getc(fp);
 		ck_assert_int_eq(fseek(fp, -50, SEEK_CUR), 0);
-		r = r * 1000 + getc(fp);
+		r = r * 1000 + (unsigned long)getc(fp);
 		ck_assert_int_eq(fseek(fp, 0, SEEK_CUR), 0);
 		ck_assert_uint_eq(fwrite(b, 1, 5000, fp), 5000);
 		break;
@@ -804,7 +804,7 @@ static long ip_case(FILE *fp, int spool, int k)
 	case 7: /* ftell between writes keeps stdio in place */
 		for (i = 0; i < 300; i++) {
 			ck_assert_uint_eq(fwrite(b + i, 1, 40, fp), 40);
-			r = r * 3 + ftell(fp);
+			r = r * 3 + (unsigned long)ftell(fp);
 		}
 		break;
 	case 8: /* overwriting earlier bytes, then appending */
@@ -815,7 +815,7 @@ static long ip_case(FILE *fp, int spool, int k)
 		ck_assert_uint_eq(fwrite(b, 1, 4000, fp), 4000);
 		break;
 	}
-	return r * 100000 + ftell(fp);
+	return r * 100000 + (unsigned long)ftell(fp);
 }
 
 /* Everything in fp, from the start. */
@@ -834,7 +834,7 @@ START_TEST(test_in_place)
 
 	ck_assert_ptr_nonnull(sp);
 	ck_assert_ptr_nonnull(ref);
-	ck_assert_int_eq(ip_case(sp, 1, _i), ip_case(ref, 0, _i));
+	ck_assert_uint_eq(ip_case(sp, 1, _i), ip_case(ref, 0, _i));
 	na = ip_contents(sp, a, sizeof(a));
 	nb = ip_contents(ref, b, sizeof(b));
 	ck_assert_uint_eq(na, nb);
