@@ -880,7 +880,7 @@ static ssize_t fd_read(int fd, void *buf, size_t n)
 	return r;
 }
 
-#if defined(HAVE_STRUCT__IO_FILE__IO_BUF_BASE) && defined(__GLIBC__)
+#ifdef STDIO_BUFFER
 /*
  * On disk, a 64 KiB stdio buffer. glibc reads a cookie stream only
  * through its stdio buffer, 8 KiB (_IO_default_xsgetn; a file stream
