@@ -367,11 +367,11 @@ static int in_place(struct spool *s)
 /*
  * Give stdio the buffer [to, to + len). Every pointer into the old buffer
  * (the get and put areas, and the main get area saved during pushback)
- * moves along at the same distance from the start, and with `keep` the
- * bytes up to the furthest content pointer are copied over. len is at
- * least the old length wherever a pointer could be past it.
+ * moves along at the same distance from the start, and the bytes up to
+ * the furthest content pointer are copied over. len is at least the old
+ * length wherever a pointer could be past it.
  */
-static void rebase(FILE *fp, char *to, size_t len, int keep)
+static void rebase(FILE *fp, char *to, size_t len)
 {
 	char **ptr[] = {
 	    &fp->_IO_read_base, &fp->_IO_read_ptr,  &fp->_IO_read_end,
@@ -393,7 +393,7 @@ static void rebase(FILE *fp, char *to, size_t len, int keep)
 			used = d;
 		*ptr[i] = to + d;
 	}
-	if (keep && used > 0)
+	if (used > 0)
 		memcpy(to, (char *)lo, used);
 	fp->_IO_buf_base = to;
 	fp->_IO_buf_end = to + len;
@@ -408,7 +408,7 @@ static char *unaim(struct spool *s, char *p)
 	uintptr_t d = (uintptr_t)p - (uintptr_t)fp->_IO_buf_base;
 	int inside = d <= (uintptr_t)(fp->_IO_buf_end - fp->_IO_buf_base);
 
-	rebase(fp, own, s->iolen, 1);
+	rebase(fp, own, s->iolen);
 	fp->_flags &= ~GLIBC_USER_BUF;
 	s->iobuf = NULL;
 	s->aim = NULL;
@@ -430,6 +430,21 @@ static int aimable(const FILE *fp, int was)
 	       (was ||
 		(!(fp->_flags & GLIBC_USER_BUF) && fp->_IO_buf_base != NULL &&
 		 (size_t)(fp->_IO_buf_end - fp->_IO_buf_base) >= AIM_MIN));
+}
+
+/*
+ * Make [to, to + len) stdio's buffer, every get and put pointer at its
+ * start. Only for the write callback: once it returns, new_do_write()
+ * sets every pointer from _IO_buf_base anyway, and what stdio held is
+ * the data just written, so nothing is lost (rebase() does the general
+ * case, and costs ten times as much at every flush).
+ */
+static void aim_at(FILE *fp, char *to, size_t len)
+{
+	fp->_IO_read_base = fp->_IO_read_ptr = fp->_IO_read_end = to;
+	fp->_IO_write_base = fp->_IO_write_ptr = fp->_IO_write_end = to;
+	fp->_IO_buf_base = to;
+	fp->_IO_buf_end = to + len;
 }
 
 /* After a write stored in memory: point stdio's buffer at the image
@@ -459,7 +474,7 @@ static void aim(struct spool *s)
 		s->iolen = max;
 		fp->_flags |= GLIBC_USER_BUF;
 	}
-	rebase(fp, (char *)p, len, 0);
+	aim_at(fp, (char *)p, len);
 	s->aim = (char *)p;
 }
 #else
