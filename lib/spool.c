@@ -399,6 +399,14 @@ static void rebase(FILE *fp, char *to, size_t len)
 	fp->_IO_buf_end = to + len;
 }
 
+/* stdio's own buffer is its buffer again, which glibc frees at fclose(). */
+static void let_go(struct spool *s)
+{
+	s->fp->_flags &= ~GLIBC_USER_BUF;
+	s->iobuf = NULL;
+	s->aim = NULL;
+}
+
 /* Hand stdio its own buffer back; returns where a pointer p into the
  * image's buffer now points (p if it was elsewhere). */
 static char *unaim(struct spool *s, char *p)
@@ -409,9 +417,7 @@ static char *unaim(struct spool *s, char *p)
 	int inside = d <= (uintptr_t)(fp->_IO_buf_end - fp->_IO_buf_base);
 
 	rebase(fp, own, s->iolen);
-	fp->_flags &= ~GLIBC_USER_BUF;
-	s->iobuf = NULL;
-	s->aim = NULL;
+	let_go(s);
 	return inside ? own + d : p;
 }
 
@@ -453,20 +459,26 @@ static void aim(struct spool *s)
 {
 	FILE *fp = s->fp;
 	int was = in_place(s);
-	size_t at = (size_t)s->pos, len, max;
-	unsigned char *p;
+	size_t len = 0, max;
+	unsigned char *p = NULL;
 
-	if (fp == NULL || !aimable(fp, was) || s->pos != s->size ||
-	    at >= room(s)) {
-		stdio_off_image(s);
+	if (fp == NULL || !aimable(fp, was)) {
+		stdio_off_image(s); /* moves the pushback pointers too */
 		return;
 	}
 	max = was ? s->iolen : (size_t)(fp->_IO_buf_end - fp->_IO_buf_base);
-	p = piece(s, at, &len);
-	if (len > max)
-		len = max;
+	if (s->pos == s->size && (size_t)s->pos < room(s)) {
+		p = piece(s, (size_t)s->pos, &len);
+		if (len > max)
+			len = max;
+	}
 	if (len < AIM_MIN) {
-		stdio_off_image(s);
+		/* No room at the end: stdio's own buffer, and nothing to
+		 * copy into it, as with aim_at(). */
+		if (was) {
+			aim_at(fp, s->iobuf, s->iolen);
+			let_go(s);
+		}
 		return;
 	}
 	if (!was) {
