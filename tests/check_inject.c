@@ -98,7 +98,7 @@ static void op_write(size_t n, unsigned seed)
  * fflush. They reach the spool as one call: stored whole or not at all. */
 static void op_batch(const char *line, int times)
 {
-	char buf[BUFSIZ];
+	char buf[2 * BUFSIZ];
 	size_t len = strlen(line) * (size_t)times;
 	long before = F.calls;
 	int rc, err;
@@ -325,6 +325,23 @@ static void body_big_buffer_reads(void)
 	op_read(65536);
 }
 
+/* On disk with a threshold of 512 KiB: fflush() of a full 8 KiB buffer
+ * swaps in the 64 KiB one (lib/spool.c, write_bigger()); its allocation
+ * is a failure point, which must cost nothing but the swap. */
+static void body_big_buffer_writes(void)
+{
+	static const char line[] = "sixty-four bytes, a whole number of "
+				   "them fills 8 KiB exactly...\n";
+
+	ck_assert_uint_eq(sizeof(line) - 1, 64);
+	op_rollover();
+	op_batch(line, 8192 / 64); /* exactly full, flushed by fflush */
+	op_batch(line, 100);
+	op_tell();
+	op_seek(0, SEEK_SET);
+	op_read(20000);
+}
+
 static void body_append(void)
 {
 	op_write(500, 1);
@@ -377,6 +394,8 @@ static const struct scenario scenarios[] = {
 	{ "reads-in-memory", "r", 8000, 0, 3000, 0, 0, body_reads },
 	{ "reads-big-buffer", "r+", 1 << 19, 0, 60000, 0, 0,
 	  body_big_buffer_reads },
+	{ "writes-big-buffer", "w+", 1 << 19, 0, 0, 0, 0,
+	  body_big_buffer_writes },
 	{ "append", "a+", 1000, 1, 300, 0, 0, body_append },
 	{ "limit", "w+", 1000, 1, 0, 1 << 20, 0, body_cross_threshold },
 	{ "tmpdir", "w+", 100, 1, 0, 0, 1, body_cross_threshold },

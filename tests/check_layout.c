@@ -7,9 +7,9 @@
  *   so that the write being stored is not 1-63 bytes past its source
  *   modulo 4 KiB (4K aliasing). White-box: the library is compiled in,
  *   and the test reads struct spool through the registry.
- * - The stdio buffer (lib/spool.c, read_bigger()): on glibc, the first
- *   refill of a spool on disk whose threshold is at least 512 KiB swaps
- *   glibc's 8 KiB buffer for 64 KiB; never in memory, never below that
+ * - The stdio buffer (lib/spool.c, read_bigger(), write_bigger()): on
+ *   glibc, the first refill or full flush of a spool on disk whose
+ *   threshold is at least 512 KiB swaps glibc's 8 KiB buffer for 64 KiB; never in memory, never below that
  *   threshold, never a buffer or mode chosen with setvbuf(). Every case is
  *   run side by side with tmpfile() and must read and write the same.
  * - Writing in place (lib/spool.c, aim()): stdio's buffer is the image
@@ -257,6 +257,10 @@ static size_t bufsize(const FILE *fp)
 }
 #endif
 
+#define NO_BUF_FIELDS                                                     \
+	"skipped: this libc's FILE has no _IO_buf_base; the spool keeps "  \
+	"the stdio buffer it is given"
+
 /* A spool and tmpfile() get the same calls; every result must agree. */
 struct pair {
 	FILE *sp, *tf;
@@ -315,6 +319,21 @@ static void pair_write(struct pair *p, size_t n, unsigned seed)
 	free(d);
 }
 
+/* n bytes in 40-byte fwrite()s: stdio flushes its buffer full. */
+static void pair_records(struct pair *p, size_t n, unsigned seed)
+{
+	unsigned char rec[40];
+	size_t done, k;
+
+	for (done = 0; done < n; done += k) {
+		k = n - done < sizeof(rec) ? n - done : sizeof(rec);
+		fill(rec, k, seed + (unsigned)done);
+		ck_assert_uint_eq(fwrite(rec, 1, k, p->sp), k);
+		ck_assert_uint_eq(fwrite(rec, 1, k, p->tf), k);
+	}
+	ck_assert_int_eq(ftello(p->sp), ftello(p->tf));
+}
+
 /* Close both, after comparing the whole contents. */
 static void pair_close(struct pair *p)
 {
@@ -367,8 +386,40 @@ START_TEST(test_iobuf_grows_on_disk)
 	ck_assert_uint_eq(bufsize(p.sp), 64 * KiB);
 	pair_close(&p);
 #else
-	printf("skipped: this libc's FILE has no _IO_buf_base; the spool "
-	       "keeps the stdio buffer it is given\n");
+	puts(NO_BUF_FIELDS);
+#endif
+}
+END_TEST
+
+/* On disk, 512 KiB threshold, writing: the first flush of a full buffer
+ * brings 64 KiB, and writing, overwriting and reading back agree with
+ * tmpfile(). A partial flush (fflush(), a seek) does not. */
+START_TEST(test_iobuf_grows_writing)
+{
+#ifdef HAVE_STRUCT__IO_FILE__IO_BUF_BASE
+	struct pair p = pair_open(512 * KiB, 600 * KiB, 7);
+
+	ck_assert_int_eq(spool_is_rolled(p.sp), 1);
+	ck_assert_int_eq(fflush(p.sp), 0);
+	ck_assert_int_eq(fflush(p.tf), 0);
+	ck_assert_uint_eq(bufsize(p.sp), 8 * KiB); /* glibc's, until now */
+	pair_records(&p, 100, 8); /* not a full buffer yet */
+	pair_seek(&p, 0, SEEK_CUR);
+	ck_assert_uint_eq(bufsize(p.sp), 8 * KiB);
+	pair_records(&p, 20 * KiB, 9);
+	ck_assert_uint_eq(bufsize(p.sp), 64 * KiB);
+	pair_records(&p, 300 * KiB, 10);
+	pair_seek(&p, 1000, SEEK_SET);
+	pair_records(&p, 70 * KiB, 11); /* overwrite, across flushes */
+	pair_seek(&p, 0, SEEK_CUR);
+	pair_read(&p, 100 * KiB);
+	pair_seek(&p, -5, SEEK_END);
+	pair_read(&p, 10);
+	pair_records(&p, 3 * KiB, 12); /* after EOF, no seek */
+	ck_assert_uint_eq(bufsize(p.sp), 64 * KiB);
+	pair_close(&p);
+#else
+	puts(NO_BUF_FIELDS);
 #endif
 }
 END_TEST
@@ -402,6 +453,7 @@ START_TEST(test_iobuf_kept)
 		ck_assert_int_eq(setvbuf(p.tf, NULL, mode, 0), 0);
 	}
 	pair_write(&p, MiB, 6);
+	pair_records(&p, 100 * KiB, 7); /* full flushes, on disk too */
 	ck_assert_int_eq(spool_is_rolled(p.sp), _i != KEEP_MEMORY);
 	pair_seek(&p, 0, SEEK_SET);
 	pair_read(&p, 100);
@@ -863,6 +915,7 @@ int main(void)
 	tc = tcase_create("stdio buffer");
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_iobuf_grows_on_disk);
+	tcase_add_test(tc, test_iobuf_grows_writing);
 	tcase_add_loop_test(tc, test_iobuf_kept, 0, NKEEP);
 	tcase_add_test(tc, test_iobuf_at_eof);
 	suite_add_tcase(s, tc);
