@@ -325,7 +325,9 @@ static void img_get(struct spool *s, size_t at, void *dst, size_t n)
  *   new_do_write(), which afterwards sets every get and put pointer from
  *   _IO_buf_base/_IO_buf_end. The buffer so handed out lies in the
  *   image's room (so under the threshold), past the contents, and
- *   within one piece, and is never larger than stdio's own buffer.
+ *   within one piece, and is at most AIM_MAX long, which may be more
+ *   than stdio's own buffer: with 256 KiB a 64 KiB fwrite() is mostly
+ *   one copy and no callback (measured: bench/README).
  * - Bytes stdio holds there and never flushes (__fpurge(), a write cut
  *   by the limit) lie past the end of the contents, where nothing reads.
  *   A flush of them always fits: no growth, no rollover, no failure.
@@ -334,7 +336,13 @@ static void img_get(struct spool *s, size_t at, void *dst, size_t n)
  *   buffer back (stdio_off_image()), moving every pointer and every
  *   pending byte along, so stdio's state is exactly as if that buffer
  *   had been its buffer all along. The exception is the position staying
- *   put (ftell()): that changes nothing.
+ *   put (ftell()): that changes nothing. glibc flushes before each of
+ *   these (a seek, a switch to reading, fclose(), and the library's own
+ *   calls, which flush first), so no byte is pending then that its own
+ *   buffer could not hold; only inside the write callback are bytes
+ *   pending, and they are the ones being written, which glibc drops
+ *   once the callback returns. A read glibc asks for into the image's
+ *   stretch goes into its own buffer, cut to that buffer's length.
  * - While stdio writes in place its own buffer is kept here and the
  *   FILE is marked _IO_USER_BUF, so glibc never frees the image; the
  *   mark is taken off when the buffer goes back, so glibc frees its own
@@ -344,6 +352,7 @@ static void img_get(struct spool *s, size_t at, void *dst, size_t n)
  *   progress and a buffer the caller chose are left alone.
  */
 #ifdef STDIO_BUFFER
+#define AIM_MAX ((size_t)256 << 10)
 #ifndef SPOOL_TINY_SEGMENTS
 #define AIM_MIN ((size_t)1024)
 #else
@@ -427,6 +436,29 @@ static void stdio_off_image(struct spool *s)
 		(void)unaim(s, NULL);
 }
 
+/*
+ * Where a read into buf goes. stdio reads into its buffer; if that is
+ * the image, into its own instead. And never past the end of stdio's
+ * buffer: glibc may have sized the read by the image's stretch, which
+ * can be longer than its own buffer, before a seek in the same call
+ * gave its own back (_IO_new_file_seekoff reads `delta` bytes).
+ */
+static char *read_buffer(struct spool *s, char *buf, size_t *n)
+{
+	const FILE *fp = s->fp;
+	uintptr_t d;
+
+	if (in_place(s))
+		buf = unaim(s, buf);
+	if (fp == NULL)
+		return buf;
+	d = (uintptr_t)buf - (uintptr_t)fp->_IO_buf_base;
+	if (d < (uintptr_t)(fp->_IO_buf_end - fp->_IO_buf_base) &&
+	    *n > (uintptr_t)(fp->_IO_buf_end - buf))
+		*n = (size_t)(fp->_IO_buf_end - buf);
+	return buf;
+}
+
 /* May stdio's buffer be moved into the image? `was`: it is there now. */
 static int aimable(const FILE *fp, int was)
 {
@@ -460,18 +492,17 @@ static void aim(struct spool *s)
 {
 	FILE *fp = s->fp;
 	int was = in_place(s);
-	size_t len = 0, max;
+	size_t len = 0;
 	unsigned char *p = NULL;
 
 	if (fp == NULL || !aimable(fp, was)) {
 		stdio_off_image(s); /* moves the pushback pointers too */
 		return;
 	}
-	max = was ? s->iolen : (size_t)(fp->_IO_buf_end - fp->_IO_buf_base);
 	if (s->pos == s->size && (size_t)s->pos < room(s)) {
 		p = piece(s, (size_t)s->pos, &len);
-		if (len > max)
-			len = max;
+		if (len > AIM_MAX)
+			len = AIM_MAX;
 	}
 	if (len < AIM_MIN) {
 		/* No room at the end: stdio's own buffer, and nothing to
@@ -484,23 +515,18 @@ static void aim(struct spool *s)
 	}
 	if (!was) {
 		s->iobuf = fp->_IO_buf_base;
-		s->iolen = max;
+		s->iolen = (size_t)(fp->_IO_buf_end - fp->_IO_buf_base);
 		fp->_flags |= GLIBC_USER_BUF;
 	}
 	aim_at(fp, (char *)p, len);
 	s->aim = (char *)p;
 }
 #else
-static int in_place(struct spool *s)
+static char *read_buffer(struct spool *s, char *buf, size_t *n)
 {
 	(void)s;
-	return 0;
-}
-
-static char *unaim(struct spool *s, char *p)
-{
-	(void)s;
-	return p;
+	(void)n;
+	return buf;
 }
 
 static void stdio_off_image(struct spool *s)
@@ -1024,9 +1050,7 @@ static ssize_t spool_read(void *cookie, char *buf, size_t n)
 		errno = EBADF;
 		return -1;
 	}
-	/* stdio reads into its buffer: if that is the image, its own. */
-	if (in_place(s))
-		buf = unaim(s, buf);
+	buf = read_buffer(s, buf, &n);
 	if (s->fd >= 0) {
 		r = read_bigger(s, buf, n);
 		return r != -2 ? r : fd_read(s->fd, buf, n);

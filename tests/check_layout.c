@@ -896,6 +896,46 @@ START_TEST(test_in_place)
 }
 END_TEST
 
+/*
+ * The image's stretch that stdio writes into can be longer than stdio's
+ * own buffer (lib/spool.c, AIM_MAX). Reads glibc sizes by it must land
+ * in its own buffer, cut to that buffer's length: a seek that reads
+ * ahead (_IO_new_file_seekoff), a read right after writing. Against
+ * tmpfile(), at distances from 1 byte to 300 KiB back from the end.
+ */
+START_TEST(test_in_place_long)
+{
+#if defined(HAVE_STRUCT__IO_FILE__IO_BUF_BASE) && defined(__GLIBC__)
+	struct pair p = pair_open(SIZE_MAX, MiB + 777, 5);
+	off_t back, end;
+	int longer = 0;
+
+	for (back = 1; back < 300 * (off_t)KiB; back = back * 3 / 2 + 999) {
+		pair_seek(&p, 0, SEEK_END);
+		pair_records(&p, 40, (unsigned)back);
+		ck_assert_int_eq(fflush(p.sp), 0);
+		ck_assert_int_eq(fflush(p.tf), 0);
+		longer |= bufsize(p.sp) > 8 * KiB;
+		/* SEEK_SET: glibc reads ahead only for that (a cookie
+		 * stream has no size for SEEK_END). */
+		end = ftello(p.sp);
+		pair_seek(&p, end - back, SEEK_SET);
+		pair_read(&p, 100);
+		pair_seek(&p, 0, SEEK_CUR);
+		pair_records(&p, 40, (unsigned)back + 1);
+		pair_seek(&p, 0, SEEK_END);
+		pair_records(&p, 40, (unsigned)back + 2);
+		pair_read(&p, 10); /* at the end, no seek between */
+	}
+	ck_assert_msg(longer, "stdio never wrote in place past the length "
+			      "of its own buffer");
+	pair_close(&p);
+#else
+	puts(NO_BUF_FIELDS);
+#endif
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("layout");
@@ -929,6 +969,7 @@ int main(void)
 	tc = tcase_create("in place");
 	tcase_set_timeout(tc, 60);
 	tcase_add_loop_test(tc, test_in_place, 0, NIP);
+	tcase_add_test(tc, test_in_place_long);
 	suite_add_tcase(s, tc);
 	return tu_run(s);
 }
