@@ -1038,6 +1038,36 @@ static void write_bigger(struct spool *s, const char *buf, size_t n)
 #endif
 
 /*
+ * A read in memory asks the CPU to start loading what the next one will
+ * copy: the next READ_AHEAD bytes of the image (within one piece). Its
+ * hardware prefetchers stop at every 4 KiB page; a hint runs across
+ * them. Warm 64 MiB, interleaved with fmemopen in one process: fgets
+ * 0.999x -> 1.039x, and a 64 KiB fread 15-16 -> 20-23 GB/s; 32 KiB of
+ * hints did worse for fgets (1.020x). Only a hint: nothing changes.
+ */
+#define READ_AHEAD ((size_t)16 << 10)
+
+static void read_ahead(struct spool *s)
+{
+#if defined(__GNUC__) || defined(__clang__)
+	const unsigned char *p;
+	size_t len, k;
+
+	if (s->pos >= s->size)
+		return;
+	p = piece(s, (size_t)s->pos, &len);
+	if (len > (size_t)(s->size - s->pos))
+		len = (size_t)(s->size - s->pos);
+	if (len > READ_AHEAD)
+		len = READ_AHEAD;
+	for (k = 0; k < len; k += 64)
+		__builtin_prefetch(p + k);
+#else
+	(void)s;
+#endif
+}
+
+/*
  * glibc: read returns the bytes read, 0 at end of data, -1 on error.
  * Reads may start past the end (read-ahead after a seek): end of data.
  */
@@ -1061,6 +1091,7 @@ static ssize_t spool_read(void *cookie, char *buf, size_t n)
 		n = (size_t)(s->size - s->pos);
 	img_get(s, (size_t)s->pos, buf, n);
 	s->pos += (off_t)n;
+	read_ahead(s);
 	return (ssize_t)n;
 }
 
