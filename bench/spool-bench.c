@@ -986,7 +986,8 @@ static void print_header(void)
 		printf("# stdio buffers: glibc's (8 KiB on cookie streams, "
 		       "st_blksize on tmpfile); a spool on disk\n# with a "
 		       "threshold of 512 KiB or more swaps in 64 KiB at its "
-		       "first refill\n");
+		       "first refill\n# or full flush; in memory, stdio "
+		       "writes into the spool's image (glibc)\n");
 	printf("# cold = fresh child, every large buffer a fresh mapping "
 	       "(first touch), one pass;\n# warm = a warm-up pass, then "
 	       "timed passes on the same, already touched pages,\n# repeated "
