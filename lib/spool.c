@@ -499,10 +499,15 @@ static void aim(struct spool *s)
 		stdio_off_image(s); /* moves the pushback pointers too */
 		return;
 	}
-	if (s->pos == s->size && (size_t)s->pos < room(s)) {
+	if (s->pos == s->size && (size_t)s->pos < room(s) &&
+	    (s->limit == 0 || s->pos < s->limit)) {
 		p = piece(s, (size_t)s->pos, &len);
 		if (len > AIM_MAX)
 			len = AIM_MAX;
+		/* Past the limit stdio writes into its own buffer, and the
+		 * flush reports EFBIG as soon as it would without this. */
+		if (s->limit > 0 && len > (uintmax_t)(s->limit - s->pos))
+			len = (size_t)(s->limit - s->pos);
 	}
 	if (len < AIM_MIN) {
 		/* No room at the end: stdio's own buffer, and nothing to

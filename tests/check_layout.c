@@ -936,6 +936,46 @@ START_TEST(test_in_place_long)
 }
 END_TEST
 
+/* With a limit, the stretch ends at the limit: past it stdio writes
+ * into its own buffer, so a write over the limit fails as soon as it did
+ * before the stretch could be longer than that buffer. */
+START_TEST(test_in_place_limit)
+{
+#if defined(HAVE_STRUCT__IO_FILE__IO_BUF_BASE) && defined(__GLIBC__)
+	const off_t limit = 5 * (off_t)MiB + 12345;
+	struct spool_options o = { .threshold = SIZE_MAX, .limit = limit };
+	FILE *fp = spool_fopen_opts(&o, "w+");
+	struct spool *s;
+	unsigned char rec[40];
+	size_t done = 0;
+
+	ck_assert_ptr_nonnull(fp);
+	s = spool__lookup(fp);
+	fill(rec, sizeof(rec), 1);
+	while (done + sizeof(rec) <= (size_t)limit - 100000) {
+		ck_assert_uint_eq(fwrite(rec, 1, sizeof(rec), fp), sizeof(rec));
+		done += sizeof(rec);
+		if (s->aim != NULL && fp->_IO_buf_base == s->aim) {
+			ck_assert_uint_le(s->pos + (off_t)bufsize(fp), limit);
+		}
+	}
+	ck_assert_int_eq(fflush(fp), 0);
+	ck_assert_msg(s->aim != NULL, "stdio does not write in place");
+	ck_assert_uint_le(s->pos + (off_t)bufsize(fp), limit);
+	/* Over the limit: stored up to it, then EFBIG, as on any spool. */
+	while (done < (size_t)limit + 20000 &&
+	       fwrite(rec, 1, sizeof(rec), fp) == sizeof(rec))
+		done += sizeof(rec);
+	ck_assert_int_ne(fflush(fp) == 0 && !ferror(fp), 1);
+	ck_assert_int_eq(errno, EFBIG);
+	ck_assert_int_eq(spool_size(fp), limit);
+	ck_assert_int_eq(fclose(fp), 0);
+#else
+	puts(NO_BUF_FIELDS);
+#endif
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("layout");
@@ -970,6 +1010,7 @@ int main(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_loop_test(tc, test_in_place, 0, NIP);
 	tcase_add_test(tc, test_in_place_long);
+	tcase_add_test(tc, test_in_place_limit);
 	suite_add_tcase(s, tc);
 	return tu_run(s);
 }
