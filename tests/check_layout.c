@@ -955,9 +955,8 @@ START_TEST(test_in_place_limit)
 	while (done + sizeof(rec) <= (size_t)limit - 100000) {
 		ck_assert_uint_eq(fwrite(rec, 1, sizeof(rec), fp), sizeof(rec));
 		done += sizeof(rec);
-		if (s->aim != NULL && fp->_IO_buf_base == s->aim) {
+		if (s->aim != NULL && fp->_IO_buf_base == s->aim)
 			ck_assert_uint_le(s->pos + (off_t)bufsize(fp), limit);
-		}
 	}
 	ck_assert_int_eq(fflush(fp), 0);
 	ck_assert_msg(s->aim != NULL, "stdio does not write in place");
