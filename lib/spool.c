@@ -151,6 +151,8 @@ static void segs_cut(struct spool *s, size_t n)
 
 static void mem_free(struct spool *s)
 {
+	/* At fclose() too (destroy()): glibc frees its buffer after the
+	 * close callback, so that must be its own, not the image's. */
 	stdio_off_image(s);
 	segs_cut(s, 0);
 	free(mem_block(s));
@@ -459,12 +461,19 @@ static char *read_buffer(struct spool *s, char *buf, size_t *n)
 	return buf;
 }
 
+/* Fully buffered, no pushback in progress, no markers: the stdio
+ * states in which the spool may swap its buffer (aim(), *_bigger()). */
+static int plain_buffering(const FILE *fp)
+{
+	return fp->_markers == NULL &&
+	       !(fp->_flags &
+		 (GLIBC_UNBUFFERED | GLIBC_LINE_BUF | GLIBC_IN_BACKUP));
+}
+
 /* May stdio's buffer be moved into the image? `was`: it is there now. */
 static int aimable(const FILE *fp, int was)
 {
-	return fp->_mode < 0 && fp->_markers == NULL &&
-	       !(fp->_flags &
-		 (GLIBC_UNBUFFERED | GLIBC_LINE_BUF | GLIBC_IN_BACKUP)) &&
+	return fp->_mode < 0 && plain_buffering(fp) &&
 	       (was ||
 		(!(fp->_flags & GLIBC_USER_BUF) && fp->_IO_buf_base != NULL &&
 		 (size_t)(fp->_IO_buf_end - fp->_IO_buf_base) >= AIM_MIN));
@@ -969,9 +978,8 @@ static ssize_t fd_read(int fd, void *buf, size_t n)
  * or markers, and smaller than ours? */
 static int default_buffer(const FILE *fp)
 {
-	return !(fp->_flags & (GLIBC_USER_BUF | GLIBC_UNBUFFERED |
-			       GLIBC_IN_BACKUP | GLIBC_LINE_BUF)) &&
-	       fp->_markers == NULL && fp->_mode <= 0 &&
+	return !(fp->_flags & GLIBC_USER_BUF) && plain_buffering(fp) &&
+	       fp->_mode <= 0 &&
 	       (size_t)(fp->_IO_buf_end - fp->_IO_buf_base) < BIG_IOBUF;
 }
 
@@ -1250,9 +1258,6 @@ static void destroy(struct spool *s)
 
 static int spool_close(void *cookie)
 {
-	/* glibc frees its buffer after this returns: its own, not the
-	 * image's stretch. */
-	stdio_off_image(cookie);
 	spool__unregister(cookie);
 	destroy(cookie);
 	return 0;
