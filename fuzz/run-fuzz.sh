@@ -37,8 +37,9 @@ mkdir -p "$work/corpus" "$work/artifacts" "$work/tmp"
 
 # The library's sources want the config.h that configure writes; these
 # are the macros they use, the glibc FILE fields included, so that the
-# glibc-only code (stdio writing in place, the _offset workaround, the
-# bigger read buffer, the lock mark) is fuzzed too. It lives in the work
+# glibc seam's internals path (stdio writing in place, the _offset
+# workaround, the bigger read buffer, the lock mark) is fuzzed too, with
+# configure's default tested range (configure.ac, --with-tested-glibc). It lives in the work
 # dir, so it can never shadow the real one in an autotools build.
 cat >"$work/config.h" <<'EOF'
 #define _GNU_SOURCE 1
@@ -46,10 +47,9 @@ cat >"$work/config.h" <<'EOF'
 #define HAVE_SECURE_GETENV 1
 #include <features.h>
 #ifdef __GLIBC__
-#define HAVE_STRUCT__IO_FILE__IO_BUF_BASE 1
-#define HAVE_STRUCT__IO_FILE__OFFSET 1
-#define HAVE_STRUCT__IO_FILE__FLAGS2 1
-#define HAVE_SYS_SINGLE_THREADED_H 1
+#define SPOOL_GLIBC_INTERNALS 1
+#define SPOOL_GLIBC_TESTED_MIN 2036
+#define SPOOL_GLIBC_TESTED_MAX 2043
 #endif
 EOF
 

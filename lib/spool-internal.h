@@ -10,6 +10,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "stdio-glibc.h"
+
 /* What the mode string allowed; the cookie never sees the mode itself. */
 enum {
 	SPOOL_M_READ = 1,
@@ -24,7 +26,7 @@ _Static_assert(sizeof(off_t) == 8, "off_t must be 64 bits");
 
 /* A piece of the memory image past the head: bytes [start, start + len)
  * live at p, which is `skew` bytes into its block of len + 64. `fresh`:
- * its pages were not resident when it was allocated (spool.c, fresh()). */
+ * its pages were not resident when it was allocated (prefault.c). */
 struct spool_seg {
 	unsigned char *p;
 	size_t start;
@@ -33,13 +35,13 @@ struct spool_seg {
 	int fresh;
 };
 
-/* The segments, allocated once the head is full (spool.c, seg_add). */
+/* The segments, allocated once the head is full (image.c, seg_add). */
 struct spool_segs {
 	size_t n;
 	size_t cur;           /* the segment used last */
 	size_t room;          /* the head's cap plus the segments' lengths */
 	size_t ahead;         /* image bytes below this need no mapping
-				 ahead of writes (spool.c, map_ahead) */
+				 ahead of writes (image.c, map_ahead) */
 	struct spool_seg seg[];
 };
 
@@ -58,12 +60,9 @@ struct spool {
 	unsigned char *buf;
 	size_t cap;
 	size_t skew;          /* buf is 0 or 64 bytes into its block of
-				 cap + 64 (spool.c, mem_realloc) */
+				 cap + 64 (image.c, mem_realloc) */
 	struct spool_segs *segs;
-	char *iobuf;          /* stdio's own buffer, kept here while stdio
-				 writes into the image (spool.c, aim) */
-	size_t iolen;
-	char *aim;            /* the buffer stdio was handed there */
+	struct spool_stdio io; /* the glibc seam's state (stdio-glibc.h) */
 	off_t size;
 	off_t pos;
 	int fd;
@@ -75,6 +74,40 @@ struct spool {
 	struct spool *next;   /* registry chain */
 };
 
+/* A write about to be stored: n bytes from src at `at`; `next`: where
+ * the write after it will most likely come from (stdio's buffer), or
+ * NULL. The image is placed to copy fast from both (image.c). */
+struct store {
+	const void *src;
+	off_t at;
+	size_t n;
+	const void *next;
+};
+
+/* image.c: the memory image, [0, size) of the contents. It never calls
+ * stdio: a buffer lent to stdio is taken back (spool.c) before any call
+ * here that can move or free memory (reserve past the room, resize,
+ * free). */
+size_t spool__img_room(const struct spool *s);
+unsigned char *spool__img_piece(struct spool *s, size_t at, size_t *len);
+void spool__img_put(struct spool *s, size_t at, const void *src, size_t n);
+void spool__img_get(struct spool *s, size_t at, void *dst, size_t n);
+int spool__img_reserve(struct spool *s, size_t need, const struct store *w);
+int spool__img_store(struct spool *s, const struct store *w);
+int spool__img_resize(struct spool *s, off_t length);
+int spool__img_write(struct spool *s, int fd, size_t len);
+void spool__img_read_ahead(struct spool *s);
+void spool__img_free(struct spool *s);
+
+/* prefault.c: are a new block's pages fresh; map them now (hints). */
+int spool__fresh(const void *p, size_t len);
+void spool__populate(unsigned char *p, size_t len);
+
+/* disk.c: the temp file, written and read through its descriptor. */
+size_t spool__fd_write(int fd, const void *buf, size_t n);
+ssize_t spool__fd_read(int fd, void *buf, size_t n);
+int spool__disk_create(struct spool *s, const void *data, size_t len);
+
 /* registry.c: the set of live spools, so foreign FILE*s are refused. */
 int spool__register(struct spool *s);
 void spool__unregister(struct spool *s);
@@ -83,10 +116,13 @@ struct spool *spool__lookup(FILE *fp);
 /* tmpfile.c: a nameless, close-on-exec, 0600 file for the contents. */
 int spool__tmpfile(const char *dir, int append);
 
-/* spool.c: move the memory image to a temp file (no-op when on disk). */
+/* spool.c: move the memory image to a temp file (no-op when on disk);
+ * resize it, stdio's lent buffer taken back first. */
 int spool__roll(struct spool *s);
 int spool__roll_instead(struct spool *s);
 int spool__mem_resize(struct spool *s, off_t length);
+/* mode.c: fopen()'s mode string as SPOOL_M_* bits; 0 if invalid. */
+unsigned spool__parse_mode(const char *mode);
 
 /*
  * The fault-injection seam: every call that can fail goes through one of
