@@ -1,22 +1,35 @@
 /*
- * mode.c - fopen()'s mode string, read as glibc reads it, turned into
- * what a spool can do (SPOOL_M_* bits). The cookie never sees the mode.
+ * mode.c - the mode string: which modes a spool accepts, and what each
+ * letter means for a stream whose file is anonymous and new.
+ *
+ * The rule is glibc 2.36's fopen() (libio/fileops.c, _IO_new_file_fopen),
+ * so that code written for fopen() opens a spool with the same string:
+ * the first character is r, w or a; of the next six at most, '+' makes
+ * the stream read-write and every other character is accepted, known or
+ * not. From glibc 2.38 a ',' ends those six (BZ #18906); 2.36 reads on.
  */
 #include "config.h"
+
+#include <string.h>
 
 #include "spool-internal.h"
 
 /*
- * fopen()'s modes: r, w or a, then at most one each of '+', 'b', 'e' in
- * any order. Returns the SPOOL_M_* bits, or 0 for anything else.
+ * Returns the SPOOL_M_* bits for `mode`, or 0 when fopen() would fail
+ * with EINVAL or give a wide stream, which a cookie stream cannot be.
+ * 'x' asks for a new file, which the temporary file always is. 'e' asks
+ * for close-on-exec, which it always is. 'b', 'm' (mmap a file to read
+ * it) and 'c' (no cancellation points) change nothing for a spool.
  */
 unsigned spool__parse_mode(const char *mode)
 {
-	unsigned m, seen = 0, bit;
+	const char *last; /* the last '+', 'x' or 'b' among the six */
+	unsigned m;
+	int i;
 
 	if (mode == NULL)
 		return 0;
-	switch (*mode) {
+	switch (mode[0]) {
 	case 'r':
 		m = SPOOL_M_READ;
 		break;
@@ -29,24 +42,28 @@ unsigned spool__parse_mode(const char *mode)
 	default:
 		return 0;
 	}
-	while (*++mode != '\0') {
-		switch (*mode) {
+	last = mode;
+	/* glibc's loop: i from 1 while i < 7, so mode[1] to mode[6]. */
+	for (i = 1; i < 7 && mode[i] != '\0'; i++) {
+		switch (mode[i]) {
 		case '+':
-			bit = 1;
+			m |= SPOOL_M_READ | SPOOL_M_WRITE;
+			last = mode + i;
 			break;
+		case 'x':
 		case 'b':
-			bit = 2;
+			last = mode + i;
 			break;
-		case 'e':
-			bit = 4;
+		default: /* 'm', 'c', 'e', and anything else: ignored */
 			break;
-		default:
-			return 0;
 		}
-		if (seen & bit)
-			return 0;
-		seen |= bit;
 	}
-	return (seen & 1) ? m | SPOOL_M_READ | SPOOL_M_WRITE : m;
+	/*
+	 * glibc looks for ",ccs=" anywhere past the last '+', 'x' or 'b'
+	 * it acted on, even past the seventh character, and makes the
+	 * stream wide (or fails with EINVAL for an unknown charset).
+	 */
+	if (strstr(last + 1, ",ccs=") != NULL)
+		return 0;
+	return m;
 }
-
