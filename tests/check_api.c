@@ -384,37 +384,6 @@ static void mode_compare(const char *mode, FILE *file, FILE *spool)
 		      (int)rf[MR_LEN], cf, (int)rs[MR_LEN], cs);
 }
 
-/*
- * glibc 2.38 stops reading the mode at a ',' (BZ #18906); the spool
- * follows 2.36, which reads on. The two differ when a '+', 'x' or 'b'
- * follows a ',' among mode[1] to mode[6]: on 2.38 or later such modes
- * are left out, on 2.36 and 2.37 every mode is compared.
- */
-static int mode_differs_after_2_37(const char *mode)
-{
-	static int newer = -1;
-	int i, comma = 0;
-
-	if (newer < 0) {
-		int major = 0, minor = 0;
-
-		newer = 0;
-#ifdef __GLIBC__
-		if (sscanf(gnu_get_libc_version(), "%d.%d", &major,
-			   &minor) == 2)
-			newer = major > 2 || (major == 2 && minor >= 38);
-#endif
-	}
-	for (i = 1; newer && i < 7 && mode[0] != '\0' && mode[i] != '\0';
-	     i++) {
-		if (mode[i] == ',')
-			comma = 1;
-		else if (comma && strchr("+xb", mode[i]) != NULL)
-			return 1;
-	}
-	return 0;
-}
-
 /* One mode through fopen() and a spool; returns 1 if compared. */
 static int mode_case(const char *mode)
 {
@@ -422,8 +391,6 @@ static int mode_case(const char *mode)
 	FILE *file, *spool;
 	int ferr, serr;
 
-	if (mode_differs_after_2_37(mode))
-		return 0;
 	if (mode[0] == 'r')
 		mode_reset();
 	errno = 0;
