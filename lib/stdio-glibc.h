@@ -41,6 +41,8 @@ struct spool_stdio {
 void spool__stdio_init(struct spool_stdio *io);
 /* Re-read SPOOL_STDIO and probe again (white-box tests only). */
 void spool__stdio_regate(void);
+/* Is glibc `version` ("2.41") one the project's CI has tested? */
+int spool__stdio_tested(const char *version);
 /* After fopencookie(): a spool in a single-threaded process locks as a
  * fopen() stream does. */
 void spool__stdio_opened(const struct spool_stdio *io, FILE *fp);

@@ -1008,6 +1008,89 @@ START_TEST(test_in_place_limit)
 }
 END_TEST
 
+/* ---- the gate (lib/stdio-glibc.c) ---- */
+
+/* The tested range, fixed at build time: its ends are in, the versions
+ * either side and anything unreadable are out. */
+START_TEST(test_gate_range)
+{
+#ifdef SPOOL_GLIBC_INTERNALS
+	unsigned lo = SPOOL_GLIBC_TESTED_MIN, hi = SPOOL_GLIBC_TESTED_MAX;
+	char v[32];
+
+	snprintf(v, sizeof(v), "%u.%u", lo / 1000, lo % 1000);
+	ck_assert_msg(spool__stdio_tested(v), "%s", v);
+	snprintf(v, sizeof(v), "%u.%u", hi / 1000, hi % 1000);
+	ck_assert_msg(spool__stdio_tested(v), "%s", v);
+	snprintf(v, sizeof(v), "%u.%u", hi / 1000, hi % 1000 + 1);
+	ck_assert_msg(!spool__stdio_tested(v), "%s", v);
+	snprintf(v, sizeof(v), "%u.%u", hi / 1000 + 1, 0);
+	ck_assert_msg(!spool__stdio_tested(v), "%s", v);
+	if (lo % 1000 > 0) {
+		snprintf(v, sizeof(v), "%u.%u", lo / 1000, lo % 1000 - 1);
+		ck_assert_msg(!spool__stdio_tested(v), "%s", v);
+	}
+	ck_assert(!spool__stdio_tested(""));
+	ck_assert(!spool__stdio_tested("glibc"));
+	ck_assert(!spool__stdio_tested("2"));
+#else
+	puts(NO_BUF_FIELDS);
+#endif
+}
+END_TEST
+
+/* Which path a spool opened now takes, and whether it lends stdio the
+ * image once it has appended IP_BASE bytes (see ip_start()). */
+static void gate_opens(int fast)
+{
+	static unsigned char b[IP_BASE];
+	FILE *fp = spool_fopen(SIZE_MAX, "w+");
+	struct spool *s;
+
+	ck_assert_ptr_nonnull(fp);
+	s = spool__lookup(fp);
+	ck_assert_int_eq(s->io.fast, fast);
+	ck_assert_int_eq(s->io.fix_offset, TU_OFFSET_FIX);
+	fill(b, sizeof(b), 9);
+	for (size_t i = 0; i < sizeof(b); i += 40)
+		ck_assert_uint_eq(fwrite(b + i, 1, 40, fp), 40);
+	ck_assert_int_eq(fflush(fp), 0);
+	ck_assert_int_eq(s->io.lent != NULL, fast);
+	expect_image(fp, b, sizeof(b));
+	ck_assert_int_eq(fclose(fp), 0);
+}
+
+/* SPOOL_STDIO: "portable" forces the portable path, "fast" lifts the
+ * version check (the probe still runs: it passes here), anything else
+ * or nothing leaves the gate to the range. Spools already open keep the
+ * path they were opened with. */
+START_TEST(test_gate_env)
+{
+	const char *was = getenv("SPOOL_STDIO");
+	char *saved = was != NULL ? strdup(was) : NULL;
+	FILE *old = spool_fopen(SIZE_MAX, "w+");
+	int old_fast = spool__lookup(old)->io.fast;
+
+	ck_assert_int_eq(setenv("SPOOL_STDIO", "portable", 1), 0);
+	spool__stdio_regate();
+	gate_opens(0);
+	ck_assert_int_eq(setenv("SPOOL_STDIO", "fast", 1), 0);
+	spool__stdio_regate();
+	gate_opens(TU_OFFSET_FIX);
+	ck_assert_int_eq(setenv("SPOOL_STDIO", "quick", 1), 0);
+	spool__stdio_regate();
+	gate_opens(unsetenv("SPOOL_STDIO") == 0 && tu_fast_path_expected());
+	spool__stdio_regate();
+	gate_opens(tu_fast_path_expected());
+	ck_assert_int_eq(spool__lookup(old)->io.fast, old_fast);
+	ck_assert_int_eq(fclose(old), 0);
+	if (saved != NULL)
+		ck_assert_int_eq(setenv("SPOOL_STDIO", saved, 1), 0);
+	free(saved);
+	spool__stdio_regate();
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("layout");
@@ -1043,6 +1126,10 @@ int main(void)
 	tcase_add_loop_test(tc, test_in_place, 0, NIP);
 	tcase_add_test(tc, test_in_place_long);
 	tcase_add_test(tc, test_in_place_limit);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("gate");
+	tcase_add_test(tc, test_gate_range);
+	tcase_add_test(tc, test_gate_env);
 	suite_add_tcase(s, tc);
 	return tu_run(s);
 }
