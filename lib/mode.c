@@ -87,7 +87,7 @@ unsigned spool__parse_mode(const char *mode)
 	 * it acted on, even past the seventh character, and makes the
 	 * stream wide (or fails with EINVAL for an unknown charset).
 	 */
-	if (strstr(last + 1, ",ccs=") != NULL)
+	if (last[1] != '\0' && strstr(last + 1, ",ccs=") != NULL)
 		return 0;
 	return m;
 }

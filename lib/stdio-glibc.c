@@ -140,7 +140,7 @@ static void let_go(struct spool_stdio *io, FILE *fp)
 	io->lent = NULL;
 }
 
-char *spool__stdio_take_back(struct spool_stdio *io, FILE *fp, char *p)
+char *spool__stdio_take_back_lent(struct spool_stdio *io, FILE *fp, char *p)
 {
 	char *own = io->own;
 	uintptr_t d;
@@ -631,7 +631,7 @@ void spool__stdio_lend(struct spool_stdio *io, FILE *fp, char *to,
 	(void)len;
 }
 
-char *spool__stdio_take_back(struct spool_stdio *io, FILE *fp, char *p)
+char *spool__stdio_take_back_lent(struct spool_stdio *io, FILE *fp, char *p)
 {
 	(void)io;
 	(void)fp;

@@ -58,7 +58,14 @@ void spool__stdio_lend(struct spool_stdio *io, FILE *fp, char *to,
 /* Give stdio its own buffer back, every pointer and pending byte moved
  * along; a no-op when nothing is lent. Returns where p, a pointer into
  * the lent buffer, now points (p itself if it pointed elsewhere). */
-char *spool__stdio_take_back(struct spool_stdio *io, FILE *fp, char *p);
+char *spool__stdio_take_back_lent(struct spool_stdio *io, FILE *fp, char *p);
+static inline char *spool__stdio_take_back(struct spool_stdio *io, FILE *fp,
+					   char *p)
+{
+	/* Nothing lent, the common case: no call (open-close pays it
+	 * several times per spool). */
+	return io->own == NULL ? p : spool__stdio_take_back_lent(io, fp, p);
+}
 /* The buffer a write comes from most of the time, so the image can be
  * placed to copy from it fast; NULL when unknown or lent. */
 const void *spool__stdio_flush_source(const struct spool_stdio *io,
