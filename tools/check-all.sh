@@ -3,8 +3,11 @@
 #   1. the Check suites and scripts (make check), then make distcheck;
 #   2. the same suites built with AddressSanitizer + UBSan;
 #   3. every Check binary under valgrind (CK_FORK=no);
-#   4. the threads test under ThreadSanitizer;
-#   5. the fuzz harness for FUZZ_SECONDS (default 120) on the seed corpus,
+#   4. every Check binary and the fuzz corpus replays on the system's
+#      glibc and on those of Debian 13 and unstable, fetched from the
+#      archive (tools/glibc-matrix.sh; skipped when out of reach);
+#   5. the threads test under ThreadSanitizer;
+#   6. the fuzz harness for FUZZ_SECONDS (default 120) on the seed corpus,
 #      then as long again on a build with tiny memory segments.
 # (The core tests on musl run inside make check: tests/run-musl.sh.)
 # Each step's result is printed; the script fails if any step failed,
@@ -49,6 +52,7 @@ if [ -f test-suite.log ] && grep -q '^# \(FAIL\|ERROR\): *[1-9]' test-suite.log;
 fi
 step "sanitizers (ASan+UBSan)" sanitizer_build
 step "valgrind" tools/valgrind-check.sh .
+step "glibc matrix" tools/glibc-matrix.sh
 step "ThreadSanitizer" tests/run-tsan.sh .
 step "fuzzing" fuzz/run-fuzz.sh "${FUZZ_SECONDS:-120}"
 step "fuzzing (tiny segments)" env FUZZ_CPPFLAGS=-DSPOOL_TINY_SEGMENTS \
