@@ -326,8 +326,8 @@ static int spool_seek(void *cookie, off_t *off, int whence)
 	struct spool *s = cookie;
 	off_t base;
 
-	/* A flush glibc should never make: refuse it (seam). */
-	if (spool__stdio_confused(&s->io, s->fp)) {
+	/* A seek glibc should never make: refuse it (seam). */
+	if (spool__stdio_confused(&s->io, s->fp, *off, whence)) {
 		errno = EINVAL;
 		return -1;
 	}

@@ -308,18 +308,32 @@ void spool__stdio_forget_offset(const struct spool_stdio *io, FILE *fp)
 }
 
 /*
- * ungetc() straight after output (undefined in ISO C) leaves glibc with
- * pending output while its get area is the pushback area. A flush then
- * seeks by the distance between two unrelated buffers (new_do_write(),
- * _IO_write_base - _IO_read_end) and, should that seek succeed, resets
- * the get area over the saved one, so fclose() frees stdio's buffer
- * twice; a regular file aborts the same way. The spool refuses that seek
- * (EINVAL), so the flush fails and the stream closes cleanly.
+ * ungetc() straight after output (undefined in ISO C) leaves glibc in
+ * put mode while its get area is the pushback area. Any write then -
+ * a flush of pending output, or a write straight from the caller's
+ * bytes (unbuffered, or an fwrite() past the buffer) with nothing
+ * pending - first seeks by the distance between two unrelated buffers
+ * (new_do_write(), _IO_write_base - _IO_read_end) and, should that seek
+ * succeed, resets the get area over the saved one, so fclose() frees
+ * stdio's buffer or its one-byte _shortbuf; a regular file aborts the
+ * same way. The spool refuses that seek (EINVAL), and, while output is
+ * pending, every other one (ftell() would count from the pushback area),
+ * so the write fails and the stream closes cleanly. The seeks glibc
+ * makes there for a reason - ftell()'s (0, SEEK_CUR), fflush()'s back
+ * over the pushback - stay within the pushback area and pass.
  */
-int spool__stdio_confused(const struct spool_stdio *io, const FILE *fp)
+int spool__stdio_confused(const struct spool_stdio *io, const FILE *fp,
+			  off_t off, int whence)
 {
-	return io->fast && fp != NULL && (fp->_flags & GLIBC_IN_BACKUP) &&
-	       fp->_IO_write_ptr > fp->_IO_write_base;
+	off_t to_write_base;
+
+	if (!io->fast || fp == NULL || !(fp->_flags & GLIBC_IN_BACKUP))
+		return 0;
+	if (fp->_IO_write_ptr > fp->_IO_write_base)
+		return 1;
+	to_write_base = (off_t)((uintptr_t)fp->_IO_write_base -
+				(uintptr_t)fp->_IO_read_end);
+	return whence == SEEK_CUR && off == to_write_base && off != 0;
 }
 
 
@@ -680,10 +694,13 @@ void spool__stdio_forget_offset(const struct spool_stdio *io, FILE *fp)
 	(void)fp;
 }
 
-int spool__stdio_confused(const struct spool_stdio *io, const FILE *fp)
+int spool__stdio_confused(const struct spool_stdio *io, const FILE *fp,
+			  off_t off, int whence)
 {
 	(void)io;
 	(void)fp;
+	(void)off;
+	(void)whence;
 	return 0;
 }
 #endif

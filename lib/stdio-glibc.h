@@ -19,6 +19,7 @@
 
 #include <stddef.h>
 #include <stdio.h>
+#include <sys/types.h>
 
 /* The seam's per-stream state, inside struct spool. */
 struct spool_stdio {
@@ -83,8 +84,10 @@ char *spool__stdio_bigger(const struct spool_stdio *io, FILE *fp,
 void spool__stdio_swap(FILE *fp, char *big, size_t len);
 /* After a write callback: glibc's cached offset is stale (glibc bug). */
 void spool__stdio_forget_offset(const struct spool_stdio *io, FILE *fp);
-/* Is stdio flushing output from inside an ungetc() backup area, which
- * only C-undefined orderings produce and which glibc then mishandles? */
-int spool__stdio_confused(const struct spool_stdio *io, const FILE *fp);
+/* Is this seek, asked of the seek callback, one glibc makes to write
+ * from inside an ungetc() backup area, which only C-undefined orderings
+ * produce and which glibc then mishandles? */
+int spool__stdio_confused(const struct spool_stdio *io, const FILE *fp,
+			  off_t off, int whence);
 
 #endif /* SPOOL_STDIO_GLIBC_H */

@@ -1662,7 +1662,7 @@ END_TEST
  * the seek succeeds fclose() frees stdio's buffer twice. tmpfile() aborts
  * on the same calls (a regular file has the bug too), so there is no
  * oracle. With the glibc seam's internals (lib/stdio-glibc.c,
- * spool__stdio_confused()) the spool refuses that seek, so every flush
+ * spool__stdio_confused()) the spool refuses that seek, so every write
  * from there fails with EINVAL, in memory or on disk, and the stream
  * closes without harm; a positioning call gets rid of the pushback and
  * the pending bytes land. On the portable path the outcome depends on
@@ -1727,14 +1727,30 @@ END_TEST
 
 /* The issue's spool: 1 MiB in memory; rolled over before the first
  * write; rolled over by the writes (40000). */
-static FILE *uo_open(int v)
+static FILE *uo_open(int v, int unbuffered)
 {
 	FILE *fp = spool_fopen(v == V_MID ? 40000 : (size_t)1 << 20, "w+");
 
 	ck_assert_ptr_nonnull(fp);
+	if (unbuffered)
+		ck_assert_int_eq(setvbuf(fp, NULL, _IONBF, 0), 0);
 	if (v == V_DISK)
 		ck_assert_int_eq(spool_rollover(fp), 0);
 	return fp;
+}
+
+/* Every byte of the sequences' writes, read back through stdio. */
+static void uo_expect_all(FILE *fp)
+{
+	unsigned char *got;
+	size_t len, i;
+
+	got = tu_slurp(fp, &len);
+	ck_assert_uint_eq(len, UO_SIZE);
+	for (i = 0; i < len; i++)
+		if (got[i] != uo_byte(i))
+			ck_abort_msg("byte %zu", i);
+	free(got);
 }
 
 /* Only on the internals path (see above): say so, or skip saying why. */
@@ -1755,7 +1771,7 @@ START_TEST(test_stdio_undefined_ungetc_after_output)
 
 	if (!uo_internals())
 		return;
-	fp = uo_open(_i);
+	fp = uo_open(_i, 0);
 	uo_write(fp);
 	ck_assert_int_eq(ungetc('X', fp), 'X');
 	errno = 0;
@@ -1777,13 +1793,12 @@ END_TEST
  */
 START_TEST(test_stdio_undefined_ungetc_then_fread)
 {
-	unsigned char buf[10], *got;
-	size_t len, i;
+	unsigned char buf[10];
 	FILE *fp;
 
 	if (!uo_internals())
 		return;
-	fp = uo_open(_i);
+	fp = uo_open(_i, 0);
 	uo_write(fp);
 	ck_assert_int_eq(ungetc('X', fp), 'X');
 	errno = 0;
@@ -1797,12 +1812,34 @@ START_TEST(test_stdio_undefined_ungetc_then_fread)
 	ck_assert_int_eq(errno, EINVAL);
 	ck_assert_int_eq(fseeko(fp, 0, SEEK_END), 0);
 	ck_assert_int_eq(ftello(fp), UO_SIZE);
-	got = tu_slurp(fp, &len);
-	ck_assert_uint_eq(len, UO_SIZE);
-	for (i = 0; i < len; i++)
-		if (got[i] != uo_byte(i))
-			ck_abort_msg("byte %zu", i);
-	free(got);
+	uo_expect_all(fp);
+	ck_assert_int_eq(spool_is_rolled(fp), _i != V_MEM);
+	ck_assert_int_eq(fclose(fp), 0);
+}
+END_TEST
+
+/*
+ * The same on an unbuffered stream: nothing is ever pending, and a
+ * write after the ungetc goes straight from the caller's bytes, after
+ * the same seek (found by fuzzing; it freed stdio's one-byte buffer at
+ * fclose). The write fails with EINVAL; ftello, which counts the
+ * pushback, still works, and the stream is whole.
+ */
+START_TEST(test_stdio_undefined_ungetc_unbuffered)
+{
+	FILE *fp;
+
+	if (!uo_internals())
+		return;
+	fp = uo_open(_i, 1);
+	uo_write(fp);
+	ck_assert_int_eq(ungetc('X', fp), 'X');
+	errno = 0;
+	ck_assert_uint_eq(fwrite("abc", 1, 3, fp), 0);
+	ck_assert_int_eq(errno, EINVAL);
+	ck_assert_int_eq(ferror(fp), 0);
+	ck_assert_int_eq(ftello(fp), UO_SIZE - 1);
+	uo_expect_all(fp);
 	ck_assert_int_eq(spool_is_rolled(fp), _i != V_MEM);
 	ck_assert_int_eq(fclose(fp), 0);
 }
@@ -1855,5 +1892,7 @@ int main(void)
 	add(s, "undefined_ungetc", test_stdio_undefined_ungetc_after_output);
 	add(s, "undefined_ungetc_fread",
 	    test_stdio_undefined_ungetc_then_fread);
+	add(s, "undefined_ungetc_unbuffered",
+	    test_stdio_undefined_ungetc_unbuffered);
 	return tu_run(s);
 }
