@@ -11,7 +11,10 @@
 # is removed at exit), FUZZ_JOBS (parallel fuzzing processes, default 1),
 # FUZZ_SAVE_CORPUS (a directory to copy the grown corpus into),
 # FUZZ_CPPFLAGS (added to the build: -DSPOOL_TINY_SEGMENTS cuts the
-# memory image into segments of a few bytes, see lib/spool.c).
+# memory image into segments of a few bytes, see lib/spool.c),
+# FUZZ_SANITIZE (the sanitizers besides libFuzzer's own, default
+# address,undefined; "undefined" keeps glibc's malloc, whose layout the
+# portable path of undefined mode survives more often: fuzz/README).
 # On a finding the work dir is kept and its path printed.
 set -eu
 
@@ -24,6 +27,7 @@ esac
 src=$(cd "$(dirname "$0")/.." && pwd)
 cc=${CC:-clang}
 jobs=${FUZZ_JOBS:-1}
+sanitize=${FUZZ_SANITIZE-address,undefined}
 
 if [ -n "${FUZZ_WORKDIR:-}" ]; then
 	work=$FUZZ_WORKDIR
@@ -53,9 +57,9 @@ cat >"$work/config.h" <<'EOF'
 #endif
 EOF
 
-echo "run-fuzz: building with $cc"
+echo "run-fuzz: building with $cc, -fsanitize=fuzzer${sanitize:+,$sanitize}"
 "$cc" -g -O1 -fno-omit-frame-pointer \
-	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+	-fsanitize=fuzzer${sanitize:+,$sanitize} -fno-sanitize-recover=all \
 	${FUZZ_CPPFLAGS:-} -I"$work" -I"$src/lib" \
 	"$src"/lib/*.c "$src/fuzz/fuzz_spool.c" -lpthread \
 	-o "$work/fuzz_spool"
