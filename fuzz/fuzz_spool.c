@@ -15,23 +15,43 @@
  * bytes, EFBIG only when a write really went past the limit, every
  * flushed byte in place, reads consistent with the model.
  *
+ * Undefined mode (threshold word 0xfe80-0xfeff): the calls run as they
+ * come, in orderings C leaves undefined (input straight after output and
+ * the reverse, ungetc after output, any number of pending ungetc,
+ * setvbuf after I/O), and nothing is compared: the results are
+ * undefined. What is required is that the glibc seam's internals path
+ * (lib/stdio-glibc.c) survives whatever its portable path survives: a
+ * forked child plays the input on the portable path first, and only if
+ * it comes through is the input played in process on the default path,
+ * where a crash, a sanitizer report or a leaked descriptor is a
+ * finding. An input the portable path does not survive is a glibc bug
+ * (a regular file dies of it too) and is skipped.
+ *
  * Input layout (missing bytes read as 0):
  *   byte 0   bits 0-2 mode (r r+ w w+ a a+, 6 and 7 wrap), bit 3 limit
- *            mode, bits 4-5 spelling ("", "b", "e", "be"), bits 6-7
- *            buffering (default, _IONBF, _IOFBF of a small size, _IOLBF)
- *   byte 1-2 threshold: >= 0xff00 is SIZE_MAX, 0xfe00-0xfeff 512 KiB
- *            (on disk, after spool_rollover, reads swap in a 64 KiB
- *            stdio buffer), else value % 301
+ *            mode (undefined mode: just a limit), bits 4-5 spelling
+ *            ("", "b", "e", "be"), bits 6-7 buffering (default,
+ *            _IONBF, _IOFBF of a small size, _IOLBF)
+ *   byte 1-2 threshold: >= 0xff00 is SIZE_MAX; 0xfe80-0xfeff undefined
+ *            mode, with the threshold from the low 7 bits v: 0x7f
+ *            SIZE_MAX, 0x7e 512 KiB, 0x60-0x7d (v - 0x5f) * 8 KiB,
+ *            else v * 3; 0xfe00-0xfe7f 512 KiB (on disk, after
+ *            spool_rollover, reads swap in a 64 KiB stdio buffer);
+ *            else value % 301
  *   byte 3   initial data length (see data_len()), byte 4 its offset in
  *            a fixed payload; ignored for "w" modes
  *   [byte]   _IOFBF buffer size, when chosen: 0-7 pick 1, 2, 3, 7, 16,
  *            64, 100 or 4096; else the value itself
  *   [2 bytes] limit - 1 (mod LIMIT_MAX), in limit mode
  *   then ops: one byte, low nibble the call, high nibble a variant,
- *   followed by the call's argument bytes (see decode_op()).
+ *   followed by the call's argument bytes (see decode_op()). In
+ *   undefined mode clearerr with a variant >= 8 is setvbuf instead:
+ *   variant & 3 picks _IOFBF, _IONBF, _IOFBF with a buffer of the
+ *   harness's (a size byte follows, as in the header) or _IOLBF.
  *
- * C's rules are kept so the oracle's answers are defined: a positioning
- * call or fflush between output and input, one pending ungetc at most.
+ * Outside undefined mode C's rules are kept so the oracle's answers are
+ * defined: a positioning call or fflush between output and input, one
+ * pending ungetc at most, setvbuf only before the first I/O.
  * Where glibc's cookie streams differ from its file streams, the
  * sequence is steered around the difference; each case says why (most
  * were first measured by tests/check_diff.c).
@@ -42,19 +62,36 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdio_ext.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <wchar.h>
 
 #include "spool.h"
+#include "stdio-glibc.h" /* spool__stdio_regate(): built with lib/ */
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+/* Undefined-mode inputs skipped because the portable path did not
+ * survive them either (fuzz/replay -v reports them). */
+extern unsigned long fuzz_spool_skipped;
+unsigned long fuzz_spool_skipped;
+/* The sanitizers' runtime, when there is one (weak: fuzz/replay has
+ * none): the portable run's child must not die through libFuzzer's
+ * death callback, which would save the input as a finding. */
+void __sanitizer_set_death_callback(void (*callback)(void))
+	__attribute__((weak));
+/* AddressSanitizer calls this, if defined, when it finds an error and
+ * before it reports it. */
+void __asan_on_error(void);
 
 #define MAX_OPS 200
 #define PAYLOAD_MAX 32768   /* written bytes come from here or the input */
@@ -62,18 +99,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define LIMIT_MAX 1024      /* largest limit in limit mode */
 #define MAX_PEND (MAX_OPS + 16)
 #define THRESHOLD_MAX 300
+#define UNDEF_VBUFS 8       /* buffers of its own a run may give setvbuf */
+#define UNDEF_READ_MAX ((size_t)1 << 20) /* a snapshot reads no more */
+#define CHILD_SECONDS 60    /* the portable run's child dies after that */
 
 enum kind {
 	K_FWRITE, K_FREAD, K_PUTC, K_GETC, K_FGETS, K_UNGETC, K_SEEK,
 	K_TELL, K_FLUSH, K_REWIND, K_CLEARERR, K_TRUNCATE, K_ROLLOVER,
 	K_SIZE, K_PRINTF, K_GETLINE,
 	K_SNAPSHOT, /* K_TELL with a variant >= 8 */
+	K_SETVBUF,  /* K_CLEARERR with a variant >= 8, undefined mode */
 };
 
 static const char *const kind_names[] = {
 	"fwrite", "fread", "fputc", "fgetc", "fgets", "ungetc", "fseeko",
 	"ftello", "fflush", "rewind", "clearerr", "spool_truncate",
 	"spool_rollover", "spool_size", "fprintf", "getline", "snapshot",
+	"setvbuf",
 };
 
 enum io_dir { IO_NONE, IO_READ, IO_WRITE };
@@ -111,6 +153,8 @@ struct side {
 	char *line;         /* getline's buffer */
 	size_t line_cap;
 	char *vbuf;         /* setvbuf buffer, freed after fclose */
+	char *more_vbuf[UNDEF_VBUFS]; /* undefined mode's later ones */
+	int n_more_vbuf;
 	const char *name;
 };
 
@@ -139,6 +183,8 @@ struct model {
 struct run {
 	struct input in;
 	int limit_mode;
+	int undefined; /* undefined mode: nothing compared */
+	int vbuf_later; /* undefined mode: setvbuf ran after I/O */
 	char mode[8];
 	int readable, writable, append;
 	size_t threshold;
@@ -162,6 +208,7 @@ struct run {
 
 static unsigned char payload[PAYLOAD_MAX];
 static int trace; /* FUZZ_SPOOL_TRACE=1: print every call and result */
+static int in_child; /* the portable run of undefined mode */
 static char *work_dir;
 static unsigned long file_seq;
 static struct model model_store;
@@ -237,16 +284,27 @@ static void describe(const struct op *op, char *buf, size_t sz)
 			 kind_names[op->kind], op->n, op->variant, op->c);
 }
 
+static const char *mode_name(const struct run *r)
+{
+	return r->undefined    ? "undefined"
+	       : r->limit_mode ? "limit"
+			       : "differential";
+}
+
 __attribute__((format(printf, 2, 3), noreturn))
 static void fail(const struct run *r, const char *fmt, ...)
 {
 	char what[96];
 	va_list ap;
 
+	/* The portable run of undefined mode: its exit status says it all,
+	 * and the work dir is the parent's. */
+	if (in_child)
+		_exit(3);
 	describe(&r->cur, what, sizeof(what));
 	fprintf(stderr, "\nfuzz_spool: FAILED: %s mode \"%s\" threshold %zu "
 		"limit %lld data %zu vbuf %d/%zu, op %d %s: ",
-		r->limit_mode ? "limit" : "differential", r->mode,
+		mode_name(r), r->mode,
 		r->threshold, (long long)r->limit, r->data_len, r->vbuf_kind,
 		r->vbuf_size, r->step, what);
 	va_start(ap, fmt);
@@ -332,6 +390,15 @@ static void decode_truncate(struct run *r, struct op *op)
 		op->off = v >= -4 ? v : -v % 20000;
 }
 
+/* A setvbuf size from one byte: 0-7 pick 1, 2, 3, 7, 16, 64, 100 or
+ * 4096; else the value itself. */
+static size_t vbuf_size(unsigned b)
+{
+	static const size_t small[] = { 1, 2, 3, 7, 16, 64, 100, 4096 };
+
+	return b < 8 ? small[b] : b;
+}
+
 static void decode_op(struct run *r, struct op *op)
 {
 	unsigned b = get8(&r->in);
@@ -365,6 +432,13 @@ static void decode_op(struct run *r, struct op *op)
 	case K_TRUNCATE:
 		decode_truncate(r, op);
 		break;
+	case K_CLEARERR:
+		if (r->undefined && op->variant >= 8) {
+			op->kind = K_SETVBUF;
+			if ((op->variant & 3) == 2)
+				op->n = vbuf_size(get8(&r->in));
+		}
+		break;
 	case K_PRINTF:
 		op->arg = (int16_t)get16(&r->in);
 		op->n = get8(&r->in);
@@ -385,20 +459,39 @@ static size_t data_len(struct run *r, unsigned d)
 	return (d - 0xef) * 128u;
 }
 
+/*
+ * Undefined mode's thresholds, from 7 bits: large ones, where stdio
+ * writes into the memory image (lent buffers need room), as well as the
+ * small ones that roll over in the middle of a sequence.
+ */
+static size_t undefined_threshold(unsigned v)
+{
+	if (v == 0x7f)
+		return SIZE_MAX;
+	if (v == 0x7e)
+		return (size_t)512 << 10;
+	if (v >= 0x60)
+		return (size_t)(v - 0x5f) << 13;
+	return v * 3;
+}
+
 static void decode_header(struct run *r)
 {
 	static const char *const modes[] = { "r", "r+", "w", "w+", "a", "a+" };
 	static const char *const suffix[] = { "", "b", "e", "be" };
-	static const size_t vbuf_small[] = { 1, 2, 3, 7, 16, 64, 100, 4096 };
 	unsigned b = get8(&r->in), t = get16(&r->in), d, o;
 
 	snprintf(r->mode, sizeof(r->mode), "%s%s", modes[(b & 7) % 6],
 		 suffix[(b >> 4) & 3]);
-	r->limit_mode = (b & 8) != 0;
+	/* Undefined mode takes values no earlier input used: every input
+	 * in fuzz/corpus kept its meaning. */
+	r->undefined = t >= 0xfe80 && t < 0xff00;
+	r->limit_mode = (b & 8) != 0 && !r->undefined;
 	r->vbuf_kind = (int)(b >> 6);
-	r->threshold = t >= 0xff00   ? SIZE_MAX
-		       : t >= 0xfe00 ? (size_t)512 << 10
-				     : t % (THRESHOLD_MAX + 1);
+	r->threshold = t >= 0xff00     ? SIZE_MAX
+		       : r->undefined ? undefined_threshold(t & 0x7f)
+		       : t >= 0xfe00  ? (size_t)512 << 10
+				      : t % (THRESHOLD_MAX + 1);
 	d = get8(&r->in);
 	o = get8(&r->in);
 	r->readable = r->mode[0] == 'r' || strchr(r->mode, '+') != NULL;
@@ -408,11 +501,9 @@ static void decode_header(struct run *r)
 		r->data_len = data_len(r, d);
 		r->data = payload + (o * 97u) % (PAYLOAD_MAX - r->data_len);
 	}
-	if (r->vbuf_kind == 2) {
-		o = get8(&r->in);
-		r->vbuf_size = o < 8 ? vbuf_small[o] : o;
-	}
-	if (r->limit_mode)
+	if (r->vbuf_kind == 2)
+		r->vbuf_size = vbuf_size(get8(&r->in));
+	if (b & 8)
 		r->limit = 1 + get16(&r->in) % LIMIT_MAX;
 }
 
@@ -1373,6 +1464,8 @@ static int open_sides(struct run *r)
 		fail(r, "opened with %zu bytes, limit %lld", r->data_len,
 		     (long long)r->limit);
 	add_side(r, fp, 1);
+	if (r->undefined)
+		return 1;
 	if (r->limit_mode) {
 		r->m = &model_store;
 		model_init(r->m, r->data, r->data_len);
@@ -1530,6 +1623,172 @@ static void check_clean(const struct run *r, int fd0)
 	closedir(d);
 }
 
+/* ---- undefined mode ---- */
+
+/* setvbuf after I/O: a buffer of the harness's lives until fclose. */
+static void undefined_setvbuf(struct run *r, struct side *sd,
+			      const struct op *op, struct res *o)
+{
+	static const int kind[] = { _IOFBF, _IONBF, _IOFBF, _IOLBF };
+	char *buf = NULL;
+
+	if ((op->variant & 3) == 2 && sd->n_more_vbuf < UNDEF_VBUFS) {
+		buf = malloc(op->n);
+		if (buf == NULL)
+			fail(r, "harness: out of memory");
+		sd->more_vbuf[sd->n_more_vbuf++] = buf;
+	}
+	errno = 0;
+	o->rc = setvbuf(sd->fp, buf, kind[op->variant & 3],
+			buf != NULL ? op->n : BUFSIZ);
+	o->err = o->rc != 0 ? errno : 0;
+	r->vbuf_later = 1;
+}
+
+/* Read from 0, then go back to where the stream said it was. With a
+ * stdio buffer of a few bytes, reading is one callback a buffer-full:
+ * less then (see slow_to_read()); after setvbuf the buffer may be any
+ * size (glibc keeps the one it has for _IOFBF or _IOLBF without one). */
+static void undefined_snapshot(const struct run *r, struct side *sd,
+			       struct res *o)
+{
+	int tiny = r->vbuf_kind == 1 ||
+		   (r->vbuf_kind == 2 && r->vbuf_size < 64) || r->vbuf_later;
+	size_t cap = tiny ? TINY_READ_MAX : UNDEF_READ_MAX, total = 0, n;
+	off_t pos = ftello(sd->fp);
+
+	if (pos < 0 || fseeko(sd->fp, 0, SEEK_SET) != 0)
+		return;
+	do {
+		n = fread(sd->buf, 1, IO_MAX, sd->fp);
+		total += n;
+	} while (n == IO_MAX && total < cap);
+	o->rc = fseeko(sd->fp, pos, SEEK_SET);
+	o->len = total;
+}
+
+/* One call as it comes: no transition, no steering, nothing compared. */
+static void undefined_step(struct run *r, const struct op *op)
+{
+	struct side *sd = &r->side[0];
+	struct res o;
+
+	r->step++;
+	r->cur = *op;
+	memset(&o, 0, sizeof(o));
+	if (op->kind == K_SETVBUF)
+		undefined_setvbuf(r, sd, op, &o);
+	else if (op->kind == K_SNAPSHOT)
+		undefined_snapshot(r, sd, &o);
+	else
+		apply(r, sd, op, &o);
+	if (trace)
+		trace_op(r, op, &o);
+}
+
+/* The whole input on one spool, closed at the end whatever it did;
+ * then no descriptor or file may be left. */
+static void undefined_play(struct run *r)
+{
+	struct side *sd = &r->side[0];
+	struct op op;
+	int fd0 = lowest_free_fd(), rc, i;
+
+	if (open_sides(r)) {
+		for (i = 0; i < MAX_OPS && r->in.at < r->in.len; i++) {
+			decode_op(r, &op);
+			undefined_step(r, &op);
+		}
+		rc = fclose(sd->fp);
+		if (trace)
+			fprintf(stderr, "    fclose %d/%d\n", rc,
+				rc != 0 ? errno : 0);
+		free(sd->vbuf);
+		free(sd->line);
+		for (i = 0; i < sd->n_more_vbuf; i++)
+			free(sd->more_vbuf[i]);
+	}
+	check_clean(r, fd0);
+}
+
+static void child_died(void)
+{
+	_exit(4);
+}
+
+/* In the child the error is glibc's and the exit status is the whole
+ * report: symbolizing one took 0.4 s an input. */
+void __asan_on_error(void)
+{
+	if (in_child)
+		_exit(4);
+}
+
+/*
+ * In the child: the portable path, and a death that only the exit
+ * status reports. No sanitizer report reaches libFuzzer's death
+ * callback (which saves the input as a crash), no signal reaches its
+ * handlers or replay's, nothing is printed and no core is dumped.
+ */
+static void become_portable(void)
+{
+	static const int sigs[] = { SIGABRT, SIGSEGV, SIGBUS, SIGILL,
+				    SIGFPE, SIGTRAP, SIGALRM };
+	struct rlimit no_core = { 0, 0 };
+	int fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
+	size_t i;
+
+	in_child = 1;
+	trace = 0;
+	if (__sanitizer_set_death_callback != NULL)
+		__sanitizer_set_death_callback(child_died);
+	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		signal(sigs[i], SIG_DFL);
+	setrlimit(RLIMIT_CORE, &no_core);
+	prctl(PR_SET_DUMPABLE, 0);
+	if (fd >= 0) {
+		dup2(fd, 2);
+		close(fd);
+	}
+	alarm(CHILD_SECONDS);
+	if (setenv("SPOOL_STDIO", "portable", 1) != 0)
+		_exit(5);
+	spool__stdio_regate();
+}
+
+/*
+ * Does the portable path come through this input? It runs in a child,
+ * so that a glibc that cannot survive the sequence takes only the child
+ * down. The parent's own gate is never touched: it stays the process's
+ * default (or what SPOOL_STDIO said at start), and every later input,
+ * differential ones included, runs on it.
+ */
+static int portable_survives(struct run *r)
+{
+	pid_t pid = fork();
+	int st;
+
+	if (pid < 0)
+		fail(r, "harness: fork: %s", strerror(errno));
+	if (pid == 0) {
+		become_portable();
+		undefined_play(r);
+		_exit(0);
+	}
+	while (waitpid(pid, &st, 0) < 0) {
+		if (errno != EINTR)
+			fail(r, "harness: waitpid: %s", strerror(errno));
+	}
+	if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
+		return 1;
+	fuzz_spool_skipped++;
+	if (trace)
+		fprintf(stderr, "portable path %s %d: input skipped\n",
+			WIFSIGNALED(st) ? "died of signal" : "exited with",
+			WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st));
+	return 0;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct run r;
@@ -1543,9 +1802,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	decode_header(&r);
 	if (trace)
 		fprintf(stderr, "%s mode \"%s\" threshold %zu limit %lld "
-			"data %zu vbuf %d/%zu\n", r.limit_mode ? "limit" :
-			"differential", r.mode, r.threshold, (long long)r.limit,
+			"data %zu vbuf %d/%zu\n", mode_name(&r), r.mode,
+			r.threshold, (long long)r.limit,
 			r.data_len, r.vbuf_kind, r.vbuf_size);
+	if (r.undefined) {
+		if (portable_survives(&r))
+			undefined_play(&r);
+		return 0;
+	}
 	fd0 = lowest_free_fd();
 	if (open_sides(&r)) {
 		for (i = 0; i < MAX_OPS && r.in.at < r.in.len; i++) {

@@ -8,8 +8,11 @@
  * named, is passed to LLVMFuzzerTestOneInput once, in name order. The
  * harness abort()s on a finding, and the input's name is printed then;
  * with -v every name is printed before it runs (useful when a sanitizer,
- * not the harness, stops the run). Exits 0 after printing how many
- * inputs ran, 1 when there were none or one could not be read.
+ * not the harness, stops the run), and so is every undefined-mode input
+ * the harness skipped because glibc's portable path did not survive it
+ * either (fuzz_spool.c), with their count at the end. Exits 0 after
+ * printing how many inputs ran, 1 when there were none or one could not
+ * be read.
  */
 #include "config.h"
 
@@ -24,6 +27,7 @@
 #include <unistd.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+extern unsigned long fuzz_spool_skipped;
 
 static int trace;
 static const char *volatile current;
@@ -70,6 +74,7 @@ fail:
 
 static int run_file(const char *path)
 {
+	unsigned long skipped;
 	size_t len = 0;
 	uint8_t *buf = slurp(path, &len);
 
@@ -78,8 +83,12 @@ static int run_file(const char *path)
 	if (trace)
 		fprintf(stderr, "replay: %s (%zu bytes)\n", path, len);
 	current = path;
+	skipped = fuzz_spool_skipped;
 	LLVMFuzzerTestOneInput(buf, len);
 	current = NULL;
+	if (trace && fuzz_spool_skipped != skipped)
+		fprintf(stderr, "replay: %s skipped: the portable path did "
+			"not survive it\n", path);
 	free(buf);
 	return 0;
 }
@@ -160,5 +169,8 @@ int main(int argc, char **argv)
 		total += n;
 	}
 	printf("replay: %ld inputs replayed\n", total);
+	if (trace)
+		printf("replay: %lu undefined-mode inputs skipped\n",
+		       fuzz_spool_skipped);
 	return total > 0 ? 0 : 1;
 }
