@@ -14,6 +14,8 @@
 # after running them all. Run from the top of a git checkout.
 set -u
 cd "$(dirname "$0")/.."
+# As root, first install what the tests need; a user without root skips it.
+[ "$(id -u)" -ne 0 ] || tools/install-deps.sh --tests || exit 1
 jobs=$(nproc 2>/dev/null || echo 2)
 failed=""
 
