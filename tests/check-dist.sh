@@ -90,9 +90,12 @@ else
 	fail "not executable in the tarball:$unrunnable"
 fi
 
-# CI is to run exactly what the README says.
-if grep -Fqx "$first" "$top/.ci/run" 2>/dev/null &&
-	grep -Fqx "$second" "$top/.ci/run" 2>/dev/null; then
+# CI is to run exactly what the README says: each command is a line of
+# .ci/run, alone or followed by "|| exit 1".
+runs() {
+	sed 's/ || exit 1$//' "$top/.ci/run" 2>/dev/null | grep -Fqx -- "$1"
+}
+if runs "$first" && runs "$second"; then
 	pass ".ci/run runs the README's two commands"
 else
 	fail ".ci/run does not run the README's two commands as they stand"
