@@ -988,6 +988,16 @@ static void print_header(void)
 		       "threshold of 512 KiB or more swaps in 64 KiB at its "
 		       "first refill\n# or full flush; in memory, stdio "
 		       "writes into the spool's image (glibc)\n");
+	/* libspool(7), "Two paths": the speed above needs the internals
+	 * path; SPOOL_STDIO=portable shows what the portable one costs. */
+	printf("# libspool's stdio path: %s\n",
+	       getenv("SPOOL_STDIO") != NULL &&
+			       strcmp(getenv("SPOOL_STDIO"), "portable") == 0
+		       ? "portable (SPOOL_STDIO=portable): plain cookie "
+			 "callbacks, none of the glibc internals above"
+		       : "the glibc internals path where the gate allows it "
+			 "(tested glibc, probe passed; SPOOL_STDIO=portable "
+			 "forces the portable one)");
 	printf("# cold = fresh child, every large buffer a fresh mapping "
 	       "(first touch), one pass;\n# warm = a warm-up pass, then "
 	       "timed passes on the same, already touched pages,\n# repeated "
