@@ -42,7 +42,7 @@
  *            a fixed payload; ignored for "w" modes
  *   [byte]   _IOFBF buffer size, when chosen: 0-7 pick 1, 2, 3, 7, 16,
  *            64, 100 or 4096; else the value itself
- *   [2 bytes] limit - 1 (mod LIMIT_MAX), in limit mode
+ *   [2 bytes] limit - 1 (mod LIMIT_MAX), when bit 3 of byte 0 is set
  *   then ops: one byte, low nibble the call, high nibble a variant,
  *   followed by the call's argument bytes (see decode_op()). In
  *   undefined mode clearerr with a variant >= 8 is setvbuf instead:
@@ -183,7 +183,7 @@ struct model {
 struct run {
 	struct input in;
 	int limit_mode;
-	int undefined; /* undefined mode: nothing compared */
+	int undefined;	/* undefined mode: nothing compared */
 	int vbuf_later; /* undefined mode: setvbuf ran after I/O */
 	char mode[8];
 	int readable, writable, append;
@@ -207,7 +207,7 @@ struct run {
 };
 
 static unsigned char payload[PAYLOAD_MAX];
-static int trace; /* FUZZ_SPOOL_TRACE=1: print every call and result */
+static int trace;    /* FUZZ_SPOOL_TRACE=1: print every call and result */
 static int in_child; /* the portable run of undefined mode */
 static char *work_dir;
 static unsigned long file_seq;
@@ -488,7 +488,7 @@ static void decode_header(struct run *r)
 	r->undefined = t >= 0xfe80 && t < 0xff00;
 	r->limit_mode = (b & 8) != 0 && !r->undefined;
 	r->vbuf_kind = (int)(b >> 6);
-	r->threshold = t >= 0xff00     ? SIZE_MAX
+	r->threshold = t >= 0xff00    ? SIZE_MAX
 		       : r->undefined ? undefined_threshold(t & 0x7f)
 		       : t >= 0xfe00  ? (size_t)512 << 10
 				      : t % (THRESHOLD_MAX + 1);
@@ -1803,8 +1803,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (trace)
 		fprintf(stderr, "%s mode \"%s\" threshold %zu limit %lld "
 			"data %zu vbuf %d/%zu\n", mode_name(&r), r.mode,
-			r.threshold, (long long)r.limit,
-			r.data_len, r.vbuf_kind, r.vbuf_size);
+			r.threshold, (long long)r.limit, r.data_len,
+			r.vbuf_kind, r.vbuf_size);
 	if (r.undefined) {
 		if (portable_survives(&r))
 			undefined_play(&r);

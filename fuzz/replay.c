@@ -87,8 +87,10 @@ static int run_file(const char *path)
 	LLVMFuzzerTestOneInput(buf, len);
 	current = NULL;
 	if (trace && fuzz_spool_skipped != skipped)
-		fprintf(stderr, "replay: %s skipped: the portable path did "
-			"not survive it\n", path);
+		fprintf(stderr,
+			"replay: %s skipped: the portable path did "
+			"not survive it\n",
+			path);
 	free(buf);
 	return 0;
 }
