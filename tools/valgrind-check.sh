@@ -5,6 +5,9 @@
 # Usage: tools/valgrind-check.sh BUILD_DIR
 set -eu
 build=${1:?usage: valgrind-check.sh BUILD_DIR}
+top=$(cd "$(dirname "$0")/.." && pwd)
+# glibc's own leaks only (tests/valgrind.supp says which and why).
+supp=--suppressions=$top/tests/valgrind.supp
 status=0
 for t in "$build"/tests/check_*; do
 	case "$t" in *.log | *.trs | *.o) continue ;; esac
@@ -12,7 +15,7 @@ for t in "$build"/tests/check_*; do
 	name=$(basename "$t")
 	if CK_FORK=no SPOOL_DIFF_SEEDS=${SPOOL_DIFF_SEEDS:-20} \
 		timeout 900 valgrind -q --error-exitcode=99 --leak-check=full \
-		--errors-for-leak-kinds=definite,indirect,possible \
+		--errors-for-leak-kinds=definite,indirect,possible "$supp" \
 		"$t" >"$build/$name.valgrind.log" 2>&1; then
 		echo "valgrind: $name: $(grep -E '^[0-9]+%: Checks' "$build/$name.valgrind.log" | tail -n 1)"
 	else
@@ -22,7 +25,6 @@ for t in "$build"/tests/check_*; do
 	fi
 done
 # The fuzz harness over its corpus, the same way, on both builds.
-top=$(cd "$(dirname "$0")/.." && pwd)
 for r in replay replay-seg; do
 	[ -x "$build/fuzz/$r" ] || continue
 	if timeout 900 valgrind -q --error-exitcode=99 --leak-check=full \
