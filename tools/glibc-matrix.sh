@@ -322,7 +322,7 @@ matrix() {
 		rc=0
 		# tools/check-all.sh has run make check, these suites
 		# included, on the system glibc's fast path already.
-		if [ "$name" = system ] &&
+		if [ "$build" = _glibc-system ] &&
 			[ -n "${GLIBC_MATRIX_SYSTEM_FAST_DONE:-}" ]; then
 			result "$label fast: not run again here: tools/check-all.sh's make check ran these suites on it"
 		else
