@@ -17,7 +17,7 @@
 
 /* The live spool behind fp, its FILE lock taken; NULL with EINVAL for
  * NULL or any stream that is not an open spool. */
-static struct spool *acquire(FILE *fp)
+struct spool *spool__acquire(FILE *fp)
 {
 	struct spool *s = spool__lookup(fp);
 
@@ -30,7 +30,7 @@ static struct spool *acquire(FILE *fp)
 }
 
 /* Release the lock and pass rc through, errno intact. */
-static int release(FILE *fp, int rc)
+int spool__release(FILE *fp, int rc)
 {
 	int err = errno;
 
@@ -44,7 +44,7 @@ static int release(FILE *fp, int rc)
  * that is reading would drop ungetc() pushback, which a rollover or a
  * size query must keep.
  */
-static int flush_output(FILE *fp)
+int spool__flush_output(FILE *fp)
 {
 	if (__fpending(fp) > 0 && fflush(fp) == EOF)
 		return -1;
@@ -53,53 +53,54 @@ static int flush_output(FILE *fp)
 
 int spool_rollover(FILE *fp)
 {
-	struct spool *s = acquire(fp);
+	struct spool *s = spool__acquire(fp);
 
 	if (s == NULL)
 		return -1;
-	if (flush_output(fp) < 0 || spool__roll(s) < 0)
-		return release(fp, -1);
-	return release(fp, 0);
+	if (spool__flush_output(fp) < 0 || spool__roll(s) < 0)
+		return spool__release(fp, -1);
+	return spool__release(fp, 0);
 }
 
 int spool_is_rolled(FILE *fp)
 {
-	struct spool *s = acquire(fp);
+	struct spool *s = spool__acquire(fp);
 
 	if (s == NULL)
 		return -1;
-	return release(fp, s->fd >= 0);
+	return spool__release(fp, s->fd >= 0);
 }
 
 int spool_fileno(FILE *fp)
 {
-	struct spool *s = acquire(fp);
+	struct spool *s = spool__acquire(fp);
 
 	if (s == NULL)
 		return -1;
-	if (flush_output(fp) < 0 || spool__roll(s) < 0)
-		return release(fp, -1);
-	return release(fp, s->fd);
+	if (spool__flush_output(fp) < 0 || spool__roll(s) < 0 ||
+	    spool__unshare(s) < 0)
+		return spool__release(fp, -1);
+	return spool__release(fp, s->fd);
 }
 
 off_t spool_size(FILE *fp)
 {
-	struct spool *s = acquire(fp);
+	struct spool *s = spool__acquire(fp);
 	struct stat st;
 	off_t size;
 
 	if (s == NULL)
 		return -1;
-	if (flush_output(fp) < 0)
-		return release(fp, -1);
+	if (spool__flush_output(fp) < 0)
+		return spool__release(fp, -1);
 	if (s->fd < 0) {
 		size = s->size;
 	} else {
 		if (spool__fstat(s->fd, &st) < 0)
-			return release(fp, -1);
+			return spool__release(fp, -1);
 		size = st.st_size;
 	}
-	release(fp, 0);
+	spool__release(fp, 0);
 	return size;
 }
 
@@ -114,7 +115,7 @@ static int resize(struct spool *s, off_t length)
 			return 0;
 		if (spool__roll_instead(s) < 0)
 			return -1;
-	} else if (spool__roll(s) < 0) {
+	} else if (spool__roll(s) < 0 || spool__unshare(s) < 0) {
 		return -1;
 	}
 	do
@@ -125,24 +126,29 @@ static int resize(struct spool *s, off_t length)
 
 int spool_truncate(FILE *fp, off_t length)
 {
-	struct spool *s = acquire(fp);
+	struct spool *s = spool__acquire(fp);
 
 	if (s == NULL)
 		return -1;
 	if (length < 0) {
 		errno = EINVAL;
-		return release(fp, -1);
+		return spool__release(fp, -1);
 	}
 	if (!(s->mode & SPOOL_M_WRITE)) {
 		errno = EBADF;
-		return release(fp, -1);
+		return spool__release(fp, -1);
 	}
 	if (s->limit > 0 && length > s->limit) {
 		errno = EFBIG;
-		return release(fp, -1);
+		return spool__release(fp, -1);
+	}
+	/* A mapping past a file's end faults: keep the viewed bytes. */
+	if (s->view.live && (uintmax_t)length < s->view.len) {
+		errno = EBUSY;
+		return spool__release(fp, -1);
 	}
 	/* A full flush: read-ahead past the new end must not survive. */
 	if (fflush(fp) == EOF || resize(s, length) < 0)
-		return release(fp, -1);
-	return release(fp, 0);
+		return spool__release(fp, -1);
+	return spool__release(fp, 0);
 }

@@ -76,10 +76,22 @@ static void segs_cut(struct spool *s, size_t n)
 	}
 }
 
+/* Free a head block the image no longer uses; a live view keeps the one
+ * it points into (spool-internal.h, struct spool_view). */
+static void block_drop(struct spool *s, void *block)
+{
+	if (block != NULL && block == s->view.block) {
+		s->view.own = block;
+		s->view.block = NULL;
+		return;
+	}
+	free(block);
+}
+
 void spool__img_free(struct spool *s)
 {
 	segs_cut(s, 0);
-	free(mem_block(s));
+	block_drop(s, mem_block(s));
 	s->buf = NULL;
 	s->cap = s->skew = 0;
 }
@@ -97,6 +109,20 @@ static size_t place(uintptr_t base, size_t skew, const struct store *w)
 	return penalty(base, SKEW - skew, w) < penalty(base, skew, w)
 		       ? SKEW - skew
 		       : skew;
+}
+
+/* realloc() for a head block a view points into: the image moves to a
+ * new block, at the same skew, and the view keeps the old one. */
+static unsigned char *moved(struct spool *s, size_t cap)
+{
+	unsigned char *p = spool__malloc(cap + SKEW);
+	size_t keep = (size_t)s->size < cap ? (size_t)s->size : cap;
+
+	if (p == NULL)
+		return NULL;
+	memcpy(p + s->skew, s->buf, keep);
+	block_drop(s, mem_block(s));
+	return p;
 }
 
 /*
@@ -118,7 +144,9 @@ static int mem_realloc(struct spool *s, size_t cap, const struct store *w)
 		errno = ENOMEM;
 		return -1;
 	}
-	p = spool__realloc(old, cap + SKEW);
+	p = old != NULL && old == s->view.block
+		    ? moved(s, cap)
+		    : spool__realloc(old, cap + SKEW);
 	if (p == NULL)
 		return -1;
 	if (w != NULL && (old == NULL || ((uintptr_t)p ^ was) & 4095))
@@ -320,36 +348,49 @@ static int seg_add(struct spool *s, size_t len, const struct store *w)
 }
 
 /*
- * Write the first len bytes of the memory image to fd, looping over EINTR
- * and short counts; 0 on success, -1 with errno. One writev(2) takes up
- * to IOV_BATCH pieces: a write(2) per segment made the rollover of a
- * 1 MiB image (eight pieces) cost 1.02x tmpfile() where one block cost
- * 0.78x.
+ * Write image bytes [*at, end) to fd, looping over EINTR and short
+ * counts; 0 on success, -1 with errno, *at past what was written either
+ * way (spool_send() resumes from there after EAGAIN). One writev(2)
+ * takes up to IOV_BATCH pieces: a write(2) per segment made the
+ * rollover of a 1 MiB image (eight pieces) cost 1.02x tmpfile() where
+ * one block cost 0.78x.
  */
 #define IOV_BATCH 64
 
-int spool__img_write(struct spool *s, int fd, size_t len)
+int spool__img_send(struct spool *s, int fd, off_t *at, size_t end)
 {
 	struct iovec iov[IOV_BATCH];
-	size_t at = 0, a, n;
+	size_t a, n;
 	ssize_t w;
 	int k;
 
-	while (at < len) {
-		for (k = 0, a = at; a < len && k < IOV_BATCH; k++, a += n) {
+	while ((size_t)*at < end) {
+		for (k = 0, a = (size_t)*at; a < end && k < IOV_BATCH;
+		     k++, a += n) {
 			iov[k].iov_base = spool__img_piece(s, a, &n);
-			if (n > len - a)
-				n = len - a;
+			if (n > end - a)
+				n = end - a;
 			iov[k].iov_len = n;
 		}
 		w = spool__writev(fd, iov, k);
 		if (w < 0 && errno == EINTR)
 			continue;
-		if (w <= 0)
+		if (w <= 0) {
+			if (w == 0)
+				errno = EIO; /* no progress: never spin */
 			return -1;
-		at += (size_t)w;
+		}
+		*at += w;
 	}
 	return 0;
+}
+
+/* The first len bytes of the image to fd (a rollover, a persist). */
+int spool__img_write(struct spool *s, int fd, size_t len)
+{
+	off_t at = 0;
+
+	return spool__img_send(s, fd, &at, len);
 }
 
 /*
@@ -402,6 +443,33 @@ int spool__img_store(struct spool *s, const struct store *w)
 	s->pos = (off_t)end;
 	if (s->pos > s->size)
 		s->size = s->pos;
+	return 0;
+}
+
+/*
+ * Make the image one block, for a view: a head and segments become one
+ * new block of exactly the contents (one copy; for its duration the
+ * memory held is twice the contents). The spool keeps that block, so a
+ * later view needs no copy while the contents still fit in it; writes
+ * past it add segments after it again. No live view may point into the
+ * image now.
+ */
+int spool__img_join(struct spool *s)
+{
+	size_t size = (size_t)s->size;
+	unsigned char *p;
+
+	if (s->segs == NULL || size <= s->cap)
+		return 0;
+	p = spool__malloc(size + SKEW);
+	if (p == NULL)
+		return -1;
+	spool__img_get(s, 0, p, size);
+	segs_cut(s, 0);
+	block_drop(s, mem_block(s));
+	s->buf = p;
+	s->skew = 0;
+	s->cap = size;
 	return 0;
 }
 

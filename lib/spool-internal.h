@@ -46,6 +46,22 @@ struct spool_segs {
 };
 
 /*
+ * The live view of the contents, if any (contents.c). A view in memory
+ * points into the head block of the image; while it does, `block` is
+ * that block, which the image never frees or moves: when it must, it
+ * carries on in a new block and gives this one to the view (`own`),
+ * which frees it at spool_unview() or fclose(). On disk it is a mapping.
+ */
+struct spool_view {
+	int live;
+	size_t len;           /* the bytes it shows */
+	void *block;          /* the image's head block the view is in */
+	void *own;            /* a block the image gave up to the view */
+	void *map;            /* a mapping of the temp file, or NULL */
+	size_t map_len;
+};
+
+/*
  * One spool. Invariants: while fd < 0 the contents are the image's bytes
  * [0, size) with size <= threshold and size <= the room (cap, plus the
  * segments' lengths when there are any), and pos is the stream's
@@ -70,6 +86,9 @@ struct spool {
 	size_t threshold;
 	off_t limit;          /* 0: no cap */
 	char *dir;            /* caller's directory, or NULL */
+	struct spool_view view;
+	int linked;           /* the temp file also has a name now
+				 (spool_persist): copy it before a change */
 	FILE *fp;
 	struct spool *next;   /* registry chain */
 };
@@ -96,6 +115,7 @@ int spool__img_reserve(struct spool *s, size_t need, const struct store *w);
 int spool__img_store(struct spool *s, const struct store *w);
 int spool__img_resize(struct spool *s, off_t length);
 int spool__img_write(struct spool *s, int fd, size_t len);
+int spool__img_send(struct spool *s, int fd, off_t *at, size_t end);
 void spool__img_read_ahead(struct spool *s);
 void spool__img_free(struct spool *s);
 
@@ -107,6 +127,24 @@ void spool__populate(unsigned char *p, size_t len);
 size_t spool__fd_write(int fd, const void *buf, size_t n);
 ssize_t spool__fd_read(int fd, void *buf, size_t n);
 int spool__disk_create(struct spool *s, const void *data, size_t len);
+
+/* disk.c: copy [*off, end) of file `in` to `out` at its position, the
+ * kernel copying when it can; *off advances by what was written. */
+int spool__fd_send(int in, off_t *off, off_t end, int out);
+
+/* contents.c: the view's share of fclose(). */
+void spool__view_end(struct spool *s);
+/* image.c: join the image into one block (for a view). */
+int spool__img_join(struct spool *s);
+
+/* persist.c: before the temp file changes, move a linked spool to a new
+ * one, so that the file at the persisted path never changes. */
+int spool__unshare(struct spool *s);
+
+/* control.c: the public functions' common steps. */
+struct spool *spool__acquire(FILE *fp);
+int spool__release(FILE *fp, int rc);
+int spool__flush_output(FILE *fp);
 
 /* registry.c: the set of live spools, so foreign FILE*s are refused. */
 int spool__register(struct spool *s);
@@ -121,6 +159,7 @@ int spool__tmpfile(const char *dir, int append);
 int spool__roll(struct spool *s);
 int spool__roll_instead(struct spool *s);
 int spool__mem_resize(struct spool *s, off_t length);
+int spool__mem_join(struct spool *s);
 /* mode.c: fopen()'s mode string as SPOOL_M_* bits; 0 if invalid. */
 unsigned spool__parse_mode(const char *mode);
 
@@ -163,6 +202,16 @@ int spool__fstat(int fd, struct stat *st);
 int spool__ftruncate(int fd, off_t length);
 int spool__mincore(void *p, size_t len, unsigned char *vec);
 int spool__madvise(void *p, size_t len, int advice);
+ssize_t spool__pread(int fd, void *buf, size_t n, off_t at);
+void *spool__mmap(void *p, size_t len, int prot, int flags, int fd, off_t at);
+ssize_t spool__copy_file_range(int in, off_t *in_off, int out,
+			       off_t *out_off, size_t n, unsigned flags);
+ssize_t spool__sendfile(int out, int in, off_t *off, size_t n);
+int spool__linkat(int olddir, const char *old, int newdir, const char *new,
+		  int flags);
+int spool__rename(const char *old, const char *new);
+int spool__fsync(int fd);
+int spool__fchmod(int fd, mode_t mode);
 #else
 #define spool__calloc calloc
 #define spool__malloc malloc
@@ -182,6 +231,14 @@ int spool__madvise(void *p, size_t len, int advice);
 #define spool__ftruncate ftruncate
 #define spool__mincore mincore
 #define spool__madvise madvise
+#define spool__pread pread
+#define spool__mmap mmap
+#define spool__copy_file_range copy_file_range
+#define spool__sendfile sendfile
+#define spool__linkat linkat
+#define spool__rename rename
+#define spool__fsync fsync
+#define spool__fchmod fchmod
 #endif
 
 #endif /* SPOOL_INTERNAL_H */

@@ -130,6 +130,13 @@ int spool__mem_resize(struct spool *s, off_t length)
 	return spool__img_resize(s, length);
 }
 
+/* Join the image into one block for a view (image.c). */
+int spool__mem_join(struct spool *s)
+{
+	take_back(s);
+	return spool__img_join(s);
+}
+
 /*
  * Store n bytes at `at` in memory. When they would pass the threshold, or
  * memory runs out before it, roll over first and write to the file
@@ -300,7 +307,8 @@ static ssize_t spool_write(void *cookie, const char *buf, size_t n)
 			done = mem_store(s, at, buf, want);
 		}
 	} else {
-		done = spool__fd_write(s->fd, buf, want);
+		done = spool__unshare(s) < 0 ? 0
+					    : spool__fd_write(s->fd, buf, want);
 	}
 	if (done == want && want < n)
 		errno = EFBIG;
@@ -382,6 +390,7 @@ static void destroy(struct spool *s)
 	 * that must be its own, not the image's. */
 	take_back(s);
 	spool__img_free(s);
+	spool__view_end(s);
 	free(s->dir);
 	free(s);
 	errno = err;

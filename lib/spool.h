@@ -118,6 +118,62 @@ off_t spool_size(FILE *fp);
  */
 int spool_truncate(FILE *fp, off_t length);
 
+/* Contents out. Each flushes pending output first, takes the FILE lock,
+ * keeps the position, the EOF and error indicators and ungetc pushback,
+ * works in every mode, in memory and on disk, and fails with -1 (NULL
+ * for spool_getvalue()) and errno set: EINVAL for a NULL or foreign
+ * stream, as above. */
+
+/*
+ * A new malloc() buffer with the whole contents and a NUL after them;
+ * *len (when len is not NULL) is their size, without the NUL. The caller
+ * frees it. NULL with errno set: EINVAL, EOVERFLOW when the size does not
+ * fit a size_t less one, ENOMEM, or the temp file's read error.
+ */
+char *spool_getvalue(FILE *fp, size_t *len) SPOOL_ATTR_WUR;
+
+/*
+ * A read-only view of the whole contents: *data points at *len bytes
+ * (never NULL, also when empty) that stay readable until spool_unview()
+ * or fclose(). In memory it is the memory image itself when the contents
+ * lie in one piece (else they are first joined into one: spool_view(3));
+ * on disk, a read-only mapping of the temp file. One view at a time:
+ * EBUSY while one is live. Returns 0, or -1 with errno set (EINVAL,
+ * EBUSY, ENOMEM, or mmap()'s error).
+ */
+int spool_view(FILE *fp, const void **data, size_t *len);
+
+/* End the live view; its pointer is invalid from then on. Returns 0, or
+ * -1 with errno EINVAL (also when no view is live). */
+int spool_unview(FILE *fp);
+
+/*
+ * Write the contents from byte *offset to the end to fd, at fd's own
+ * position as write(2) does, advancing *offset by what was written.
+ * Returns 0 once *offset is the size, or -1 with errno set (EAGAIN on a
+ * non-blocking fd: call again with the same *offset; EINVAL for a NULL
+ * offset or one below 0 or past the size; or write(2)'s error). On disk
+ * the kernel copies (copy_file_range, sendfile); in memory one writev(2)
+ * covers many pieces.
+ */
+int spool_send(FILE *fp, int fd, off_t *offset);
+
+#define SPOOL_REPLACE 0x1u /* spool_persist: an existing path may be replaced */
+#define SPOOL_SYNC 0x2u    /* spool_persist: fsync the file and its directory */
+
+/*
+ * Give the contents a name, atomically: on success `path` holds them all
+ * (mode 0666 & ~umask, as fopen() creates); on failure it is untouched
+ * and nothing is left beside it. An existing path gives EEXIST unless
+ * SPOOL_REPLACE (then it is replaced as rename(2) replaces). SPOOL_SYNC:
+ * durable before returning. On disk, on path's file system, the temp
+ * file itself is linked into place (no copy). The spool stays open; its
+ * later writes never change the file at path. Returns 0, or -1 with
+ * errno set (EINVAL for NULL or unknown flags, EEXIST, or the file
+ * system's error).
+ */
+int spool_persist(FILE *fp, const char *path, unsigned flags);
+
 #ifdef __cplusplus
 }
 #endif

@@ -17,7 +17,9 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdio.h>
 #include <sys/mman.h>
+#include <sys/sendfile.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -137,6 +139,53 @@ int spool__mincore(void *p, size_t len, unsigned char *vec)
 int spool__madvise(void *p, size_t len, int advice)
 {
 	return inject("madvise", ENOMEM) ? -1 : madvise(p, len, advice);
+}
+
+ssize_t spool__pread(int fd, void *buf, size_t n, off_t at)
+{
+	return inject("pread", EIO) ? -1 : pread(fd, buf, n, at);
+}
+
+void *spool__mmap(void *p, size_t len, int prot, int flags, int fd, off_t at)
+{
+	return inject("mmap", ENOMEM) ? MAP_FAILED
+				      : mmap(p, len, prot, flags, fd, at);
+}
+
+ssize_t spool__copy_file_range(int in, off_t *in_off, int out,
+			       off_t *out_off, size_t n, unsigned flags)
+{
+	if (inject("copy_file_range", ENOSPC))
+		return -1;
+	return copy_file_range(in, in_off, out, out_off, n, flags);
+}
+
+ssize_t spool__sendfile(int out, int in, off_t *off, size_t n)
+{
+	return inject("sendfile", ENOSPC) ? -1 : sendfile(out, in, off, n);
+}
+
+int spool__linkat(int olddir, const char *old, int newdir, const char *new,
+		  int flags)
+{
+	if (inject("linkat", ENOSPC))
+		return -1;
+	return linkat(olddir, old, newdir, new, flags);
+}
+
+int spool__rename(const char *old, const char *new)
+{
+	return inject("rename", ENOSPC) ? -1 : rename(old, new);
+}
+
+int spool__fsync(int fd)
+{
+	return inject("fsync", EIO) ? -1 : fsync(fd);
+}
+
+int spool__fchmod(int fd, mode_t mode)
+{
+	return inject("fchmod", EPERM) ? -1 : fchmod(fd, mode);
 }
 
 #endif /* SPOOL_FAULT_INJECTION */
