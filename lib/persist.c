@@ -37,6 +37,7 @@ struct target {
 	const char *path;
 	char dir[PATH_MAX];
 	unsigned flags;
+	int dirfd; /* SPOOL_SYNC: the directory, opened before any change */
 };
 
 static int target_init(struct target *t, const char *path, unsigned flags)
@@ -56,7 +57,11 @@ static int target_init(struct target *t, const char *path, unsigned flags)
 	}
 	t->path = path;
 	t->flags = flags;
-	return 0;
+	t->dirfd = -1;
+	if (!(flags & SPOOL_SYNC))
+		return 0;
+	t->dirfd = spool__open(t->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+	return t->dirfd < 0 ? -1 : 0;
 }
 
 static void close_keep_errno(int fd)
@@ -122,18 +127,11 @@ static int link_fd_cb(const char *name, void *arg)
 	return link_fd(*(int *)arg, name);
 }
 
+/* SPOOL_SYNC: make the new name durable. The one failure that comes
+ * after the path changed: the man page says so. */
 static int sync_dir(const struct target *t)
 {
-	int fd, rc;
-
-	if (!(t->flags & SPOOL_SYNC))
-		return 0;
-	fd = spool__open(t->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
-	if (fd < 0)
-		return -1;
-	rc = spool__fsync(fd);
-	close_keep_errno(fd);
-	return rc;
+	return t->dirfd < 0 ? 0 : spool__fsync(t->dirfd);
 }
 
 /* Move the complete file at `temp` to the path: rename(2) replaces,
@@ -271,16 +269,16 @@ int spool_persist(FILE *fp, const char *path, unsigned flags)
 		errno = EINVAL;
 		return -1;
 	}
-	if (target_init(&t, path, flags) < 0)
-		return -1;
 	s = spool__acquire(fp);
 	if (s == NULL)
 		return -1;
-	if (spool__flush_output(fp) < 0)
+	if (spool__flush_output(fp) < 0 || target_init(&t, path, flags) < 0)
 		return spool__release(fp, -1);
 	rc = link_in_place(s, &t);
 	if (rc == 1)
 		rc = copy_beside(s, &t);
+	if (t.dirfd >= 0)
+		close_keep_errno(t.dirfd);
 	return spool__release(fp, rc);
 }
 
