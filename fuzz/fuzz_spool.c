@@ -155,6 +155,7 @@ struct side {
 	char *vbuf;         /* setvbuf buffer, freed after fclose */
 	char *more_vbuf[UNDEF_VBUFS]; /* undefined mode's later ones */
 	int n_more_vbuf;
+	unsigned char *out; /* the contents, got whole: K_SIZE variants */
 	const char *name;
 };
 
@@ -629,6 +630,49 @@ static long long real_truncate(const struct run *r, FILE *fp, off_t len)
 	return ftruncate(fileno(fp), len);
 }
 
+static unsigned char *pread_all(const struct run *r, int fd, off_t size);
+
+/*
+ * The contents got whole: spool_getvalue() (variant 1) or a view's
+ * bytes (2) on the spool, the file read back on the oracle. rc is the
+ * size, as for spool_size(); the bytes are compared too.
+ */
+static int apply_contents(const struct run *r, struct side *sd, int how,
+			  struct res *o)
+{
+	const void *p;
+	size_t len;
+
+	free(sd->out);
+	sd->out = NULL;
+	if (!sd->is_spool) {
+		o->rc = real_size(sd->fp);
+		if (o->rc < 0)
+			return 1;
+		sd->out = pread_all(r, sd->rfd, (off_t)o->rc);
+		len = (size_t)o->rc;
+	} else if (how == 1) {
+		sd->out = (unsigned char *)spool_getvalue(sd->fp, &len);
+		if (sd->out == NULL)
+			return (o->rc = -1), 1;
+		if (sd->out[len] != '\0')
+			fail(r, "spool_getvalue: no NUL after %zu bytes", len);
+	} else {
+		if (spool_view(sd->fp, &p, &len) != 0)
+			return (o->rc = -1), 1;
+		sd->out = malloc(len + 1);
+		if (sd->out == NULL)
+			fail(r, "harness: out of memory");
+		memcpy(sd->out, p, len);
+		if (spool_unview(sd->fp) != 0)
+			fail(r, "spool_unview: %s", strerror(errno));
+	}
+	o->rc = (long long)len;
+	o->data = sd->out;
+	o->len = len;
+	return 0;
+}
+
 static int apply_spool(const struct run *r, struct side *sd,
 		       const struct op *op, struct res *o)
 {
@@ -648,6 +692,9 @@ static int apply_spool(const struct run *r, struct side *sd,
 			o->rc = spool_rollover(fp);
 		return o->rc != 0;
 	default:
+		/* Variants 1 and 2 (of 4): the contents whole. */
+		if ((op->variant & 3) == 1 || (op->variant & 3) == 2)
+			return apply_contents(r, sd, op->variant & 3, o);
 		o->rc = sd->is_spool ? (long long)spool_size(fp)
 				     : real_size(fp);
 		return o->rc < 0;
@@ -1587,6 +1634,7 @@ static void close_sides(struct run *r)
 		rc[i] = fclose(sd->fp);
 		free(sd->vbuf);
 		free(sd->line);
+		free(sd->out);
 		if (sd->rfd >= 0)
 			close(sd->rfd);
 	}
@@ -1705,6 +1753,7 @@ static void undefined_play(struct run *r)
 				rc != 0 ? errno : 0);
 		free(sd->vbuf);
 		free(sd->line);
+		free(sd->out);
 		for (i = 0; i < sd->n_more_vbuf; i++)
 			free(sd->more_vbuf[i]);
 	}

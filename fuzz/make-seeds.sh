@@ -39,6 +39,7 @@ script="
 16 64
 02 7a
 0d
+1d
 1c
 87
 09
@@ -53,6 +54,7 @@ script="
 12 0a
 0c
 2e 07 00 09 00 00
+2d
 "
 
 modes="r r+ w w+ a a+"
