@@ -284,8 +284,8 @@ int spool_persist(FILE *fp, const char *path, unsigned flags)
 
 /*
  * A spool whose temp file was given a name moves to a copy of it before
- * its first change, at the same offset, and lets the name have the
- * original: the kernel copies (copy_file_range(2): shared extents where
+ * its first change, at the same offset and under the same descriptor
+ * number, and lets the name have the original: the kernel copies (copy_file_range(2): shared extents where
  * the file system can, such as XFS or Btrfs).
  */
 int spool__unshare(struct spool *s)
@@ -311,8 +311,13 @@ int spool__unshare(struct spool *s)
 	/* Setting O_APPEND on a descriptor of ours cannot fail. */
 	if (s->mode & SPOOL_M_APPEND)
 		(void)fcntl(fd, F_SETFL, O_APPEND);
-	close(s->fd);
-	s->fd = fd;
+	/* The copy takes the old descriptor's number, which spool_fileno()
+	 * promises stays the same until fclose(). */
+	if (spool__dup3(fd, s->fd, O_CLOEXEC) < 0) {
+		close_keep_errno(fd);
+		return -1;
+	}
+	close(fd);
 	s->linked = 0;
 	return 0;
 }

@@ -212,6 +212,7 @@ int spool__linkat(int olddir, const char *old, int newdir, const char *new,
 int spool__rename(const char *old, const char *new);
 int spool__fsync(int fd);
 int spool__fchmod(int fd, mode_t mode);
+int spool__dup3(int old, int new, int flags);
 #else
 #define spool__calloc calloc
 #define spool__malloc malloc
@@ -239,6 +240,7 @@ int spool__fchmod(int fd, mode_t mode);
 #define spool__rename rename
 #define spool__fsync fsync
 #define spool__fchmod fchmod
+#define spool__dup3 dup3
 #endif
 
 #endif /* SPOOL_INTERNAL_H */

@@ -188,4 +188,9 @@ int spool__fchmod(int fd, mode_t mode)
 	return inject("fchmod", EPERM) ? -1 : fchmod(fd, mode);
 }
 
+int spool__dup3(int old, int new, int flags)
+{
+	return inject("dup3", EBUSY) ? -1 : dup3(old, new, flags);
+}
+
 #endif /* SPOOL_FAULT_INJECTION */
