@@ -70,7 +70,9 @@ major=$((cur - age))
 	[ "$static" = yes ] && echo "$libdir/libspool.a"
 	echo "$pkgconfigdir/spool.pc"
 	for page in spool_fopen spool_fopen_opts spool_rollover \
-		spool_is_rolled spool_fileno spool_size spool_truncate; do
+		spool_is_rolled spool_fileno spool_size spool_truncate \
+		spool_getvalue spool_view spool_unview spool_send \
+		spool_persist; do
 		echo "$mandir/man3/$page.3"
 	done
 	echo "$mandir/man7/libspool.7"
