@@ -103,6 +103,64 @@ for rows in 0 10 100000; do
 	fi
 done
 
+# send-body: the body that memstream-before builds, sent with
+# spool_send() after "Content-Length: N\r\n\r\n". The whole output must
+# be exactly that header, with N the body's real length, and that body,
+# byte for byte: empty-ish, small and large bodies, in memory (up to
+# 256 KiB in one piece; with the SIZE_MAX threshold 2.6 MB in several
+# pieces) and on disk (threshold 0 and 64 KiB).
+# body ROWS: memstream-before's body for ROWS rows, into $tmp/body.
+body() {
+	"$ex/memstream-before" "$1" >"$tmp/before" &&
+		tail -n +3 "$tmp/before" >"$tmp/body"
+}
+# send_check NAME WHERE: compare $tmp/sent with the header and $tmp/body,
+# and $tmp/err with "from WHERE" (memory or disk).
+send_check() {
+	size=$(wc -c <"$tmp/body")
+	{ printf 'Content-Length: %s\r\n\r\n' "$size"; cat "$tmp/body"; } \
+		>"$tmp/want"
+	sed 's/^/    /' "$tmp/err"
+	if ! cmp "$tmp/want" "$tmp/sent"; then
+		fail "$1: output is not the header and the $size-byte body"
+	elif ! grep -Eq "^send-body: $size bytes sent from $2;" "$tmp/err"
+	then
+		fail "$1: stderr does not say '$size bytes sent from $2'"
+	else
+		pass "$1: Content-Length: $size and the body, sent from $2"
+	fi
+}
+for case in "0 65536 memory" "10 65536 memory" "100000 65536 disk" \
+	"10 0 disk" "100000 18446744073709551615 memory"; do
+	set -- $case
+	name="send-body $1 $2"
+	if ! body "$1" ||
+	   ! "$ex/send-body" "$1" "$2" >"$tmp/sent" 2>"$tmp/err"; then
+		sed 's/^/    /' "$tmp/err"
+		fail "$name: a program failed"
+		continue
+	fi
+	send_check "$name" "$3"
+done
+# -n: standard output non-blocking after the header, and a reader that
+# waits a second, so the 64 KiB pipe fills: spool_send() must stop with
+# EAGAIN at least once and the example's poll() loop go on from the
+# offset it reached, losing and repeating nothing.
+name="send-body -n 100000 4096 to a slow non-blocking pipe"
+if body 100000 && { "$ex/send-body" -n 100000 4096 2>"$tmp/err"; \
+	echo $? >"$tmp/status"; } | { sleep 1; cat; } >"$tmp/sent" &&
+   [ "$(cat "$tmp/status")" -eq 0 ]; then
+	send_check "$name" disk
+	if grep -Eq ' waits: [1-9][0-9]*$' "$tmp/err"; then
+		pass "$name: spool_send() stopped with EAGAIN and went on"
+	else
+		fail "$name: spool_send() never stopped with EAGAIN"
+	fi
+else
+	sed 's/^/    /' "$tmp/err"
+	fail "$name: a program failed"
+fi
+
 # Bounded memory: 400000 rows make a body of about 11 MB. The spool
 # version's peak RSS may grow by the 64 KiB threshold plus stdio buffers
 # over an empty run; open_memstream's must grow by the whole body (which
