@@ -13,9 +13,9 @@
 #define SPOOL_H
 
 #define SPOOL_VERSION_MAJOR 0
-#define SPOOL_VERSION_MINOR 1
+#define SPOOL_VERSION_MINOR 2
 #define SPOOL_VERSION_MICRO 0
-#define SPOOL_VERSION "0.1.0"
+#define SPOOL_VERSION "0.2.0"
 
 #include <stddef.h>
 #include <stdio.h>
