@@ -128,6 +128,7 @@ struct side {
 	size_t line_cap;
 	char *vbuf; /* setvbuf buffer, freed after fclose */
 	int rfd;    /* a readable descriptor for the contents */
+	unsigned char *out; /* the contents got whole (OP_SIZE variants) */
 };
 
 struct outcome {
@@ -403,6 +404,10 @@ static void pick_op(struct seq *q, struct op *op)
 	case OP_ROLLOVER:
 		op->variant = below(q, 4) == 0; /* 1: spool_fileno */
 		break;
+	case OP_SIZE:
+		/* 0: spool_size, 1: spool_getvalue, 2: spool_view */
+		op->variant = (int)below(q, 3);
+		break;
 	default:
 		pick_io(q, op);
 		break;
@@ -566,6 +571,47 @@ static long long real_truncate(FILE *fp, off_t length, int writable)
 }
 
 /* The spool's own functions; on the oracle side: what a file gives. */
+static unsigned char *pread_all(int fd, off_t size);
+
+/*
+ * The contents got whole: spool_getvalue() or a view's bytes on the
+ * spool, the file read back (after the flush spool_size would do) on an
+ * oracle. rc is the size, as spool_size's; the bytes are compared too,
+ * and the usual checks after the call prove the position, flags and
+ * pushback unchanged.
+ */
+static int apply_contents(struct side *sd, int how, struct outcome *o)
+{
+	const void *p;
+	size_t len;
+
+	free(sd->out);
+	sd->out = NULL;
+	if (!sd->is_spool) {
+		o->rc = real_size(sd->fp);
+		if (o->rc < 0)
+			return 1;
+		sd->out = pread_all(sd->rfd, (off_t)o->rc);
+		len = (size_t)o->rc;
+	} else if (how == 1) {
+		sd->out = (unsigned char *)spool_getvalue(sd->fp, &len);
+		if (sd->out == NULL)
+			return (o->rc = -1), 1;
+		ck_assert_int_eq(sd->out[len], '\0');
+	} else {
+		if (spool_view(sd->fp, &p, &len) != 0)
+			return (o->rc = -1), 1;
+		sd->out = malloc(len + 1);
+		ck_assert_ptr_nonnull(sd->out);
+		memcpy(sd->out, p, len);
+		ck_assert_int_eq(spool_unview(sd->fp), 0);
+	}
+	o->rc = (long long)len;
+	o->data = sd->out;
+	o->len = len;
+	return 0;
+}
+
 static int apply_spool(struct seq *q, struct side *sd, const struct op *op,
 		       struct outcome *o)
 {
@@ -585,6 +631,8 @@ static int apply_spool(struct seq *q, struct side *sd, const struct op *op,
 			o->rc = spool_rollover(fp);
 		return o->rc != 0;
 	default:
+		if (op->variant != 0)
+			return apply_contents(sd, op->variant, o);
 		o->rc =
 		    sd->is_spool ? (long long)spool_size(fp) : real_size(fp);
 		return o->rc < 0;
@@ -1169,6 +1217,8 @@ static int close_sides(struct seq *q, int rc)
 				      strerror(errno));
 		free(sd->vbuf);
 		free(sd->line);
+		free(sd->out);
+		sd->out = NULL;
 	}
 	ck_assert_int_eq(close(q->side[1].rfd), 0);
 	ck_assert_int_eq(unlink(q->path), 0);
