@@ -9,9 +9,8 @@
  * later try succeed.
  *
  * Scenarios that change process-wide limits or mounts run in a child
- * forked here, which reports by exit status. They use REQUIRE, not
- * ck_assert: under CK_FORK=no a failed ck_assert in such a child would
- * unwind into a second copy of the test runner.
+ * forked here by tu_in_child(), which reports by exit status; they
+ * check with TU_REQUIRE (testutil.h says why).
  */
 #include "config.h"
 
@@ -31,22 +30,8 @@
 #include <sys/time.h>
 #include <sys/wait.h>
 
-#ifndef TMPFS_MAGIC
-#define TMPFS_MAGIC 0x01021994
-#endif
-
 #define KiB ((size_t)1024)
 #define MiB (1024 * KiB)
-
-#define REQUIRE(cond)                                                          \
-	do {                                                                   \
-		if (!(cond)) {                                                 \
-			fprintf(stderr, "%s:%d: %s (errno %d: %s)\n",          \
-				__FILE__, __LINE__, #cond, errno,              \
-				strerror(errno));                              \
-			return 1;                                              \
-		}                                                              \
-	} while (0)
 
 static char *dir; /* private directory (a tmpfs mount point in children) */
 
@@ -107,116 +92,13 @@ static int has_pat(FILE *fp, size_t n)
 	return !ferror(fp) && got == n;
 }
 
-/* Run fn(arg) in a forked child and assert that it returned 0. */
-static void in_child(int (*fn)(void *), void *arg)
-{
-	int status;
-	pid_t pid;
-
-	fflush(NULL); /* the child must not write the parent's buffers */
-	pid = fork();
-	ck_assert_int_ge(pid, 0);
-	if (pid == 0)
-		_exit(fn(arg));
-	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
-	ck_assert_msg(WIFEXITED(status), "child died (status %#x)", status);
-	ck_assert_msg(WEXITSTATUS(status) == 0, "child failed (%d)",
-		      WEXITSTATUS(status));
-}
-
-/* Entries in d other than . and .., or -1: tu_count_entries() without
- * its ck_assert, for use in our own children. */
-static int entries(const char *d)
-{
-	DIR *dp = opendir(d);
-	struct dirent *e;
-	int n = 0;
-
-	if (dp == NULL)
-		return -1;
-	while ((e = readdir(dp)) != NULL)
-		n +=
-		    strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0;
-	closedir(dp);
-	return n;
-}
-
 /* Open descriptors of this process (opendir's own one included). */
 static int fd_count(void)
 {
-	return entries("/proc/self/fd");
+	return tu_entries("/proc/self/fd");
 }
 
 /* ---- a private 1 MiB tmpfs ---- */
-
-/* Map our ids into a new user namespace, as `unshare -r` does. */
-static int map_ids(uid_t uid, gid_t gid)
-{
-	char line[64];
-	int fd, n;
-	const char *file[] = {"/proc/self/setgroups", "/proc/self/uid_map",
-			      "/proc/self/gid_map"};
-
-	for (int i = 0; i < 3; i++) {
-		if (i == 0)
-			n = snprintf(line, sizeof(line), "deny");
-		else
-			n = snprintf(line, sizeof(line), "0 %u 1",
-				     i == 1 ? (unsigned)uid : (unsigned)gid);
-		fd = open(file[i], O_WRONLY | O_CLOEXEC);
-		if (fd < 0 && i == 0 && errno == ENOENT)
-			continue; /* kernels before 3.19 */
-		if (fd < 0 || write(fd, line, (size_t)n) != n)
-			return -1;
-		close(fd);
-	}
-	return 0;
-}
-
-/*
- * In this (child) process only: a new mount namespace with private
- * propagation, so that nothing mounted here is seen outside, and a
- * tmpfs of `size` bytes on `path`. The mount goes away with the child.
- */
-static int private_tmpfs(const char *path, size_t size)
-{
-	char opt[64];
-	struct statfs sf;
-
-	if (geteuid() == 0) {
-		if (unshare(CLONE_NEWNS) < 0)
-			return -1;
-	} else {
-		uid_t uid = getuid();
-		gid_t gid = getgid();
-
-		if (unshare(CLONE_NEWUSER | CLONE_NEWNS) < 0 ||
-		    map_ids(uid, gid) < 0)
-			return -1;
-	}
-	if (mount("none", "/", "none", MS_REC | MS_PRIVATE, NULL) < 0)
-		return -1;
-	snprintf(opt, sizeof(opt), "size=%zu,mode=0700", size);
-	if (mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, opt) < 0)
-		return -1;
-	/* Prove it: the directory is now a tmpfs of exactly that size. */
-	if (statfs(path, &sf) < 0 || sf.f_type != TMPFS_MAGIC ||
-	    (size_t)sf.f_blocks * (size_t)sf.f_bsize != size) {
-		errno = EXDEV;
-		return -1;
-	}
-	return 0;
-}
-
-/* Free bytes on the file system holding path, or -1. */
-static long long free_bytes(const char *path)
-{
-	struct statvfs sv;
-
-	if (statvfs(path, &sv) < 0)
-		return -1;
-	return (long long)sv.f_bfree * (long long)sv.f_frsize;
-}
 
 /* A file of n bytes in d, written with write(2); its malloc'd path. */
 static char *make_filler(const char *d, size_t n)
@@ -266,23 +148,23 @@ static int full_after_rollover(void *arg)
 	off_t size;
 	FILE *fp;
 
-	REQUIRE(private_tmpfs(arg, MiB) == 0);
+	TU_REQUIRE(tu_private_tmpfs(arg, MiB) == 0);
 	fp = spool_fopen_opts(&o, "w+");
-	REQUIRE(fp != NULL);
+	TU_REQUIRE(fp != NULL);
 	/* 40 KiB steps do not divide 1 MiB: the failing step is cut short
 	 * by the kernel, and its stored head must read back too. */
 	acked = fill(fp, 0, 2 * MiB, 40 * KiB);
-	REQUIRE(errno == ENOSPC);
-	REQUIRE(ferror(fp));
-	REQUIRE(acked > 512 * KiB && acked < MiB);
-	REQUIRE(spool_is_rolled(fp) == 1);
+	TU_REQUIRE(errno == ENOSPC);
+	TU_REQUIRE(ferror(fp));
+	TU_REQUIRE(acked > 512 * KiB && acked < MiB);
+	TU_REQUIRE(spool_is_rolled(fp) == 1);
 	clearerr(fp);
 	size = spool_size(fp);
-	REQUIRE(size >= (off_t)acked && size <= (off_t)MiB);
-	REQUIRE(has_pat(fp, (size_t)size));
-	REQUIRE(entries(arg) == 0);
-	REQUIRE(fclose(fp) == 0);
-	REQUIRE(free_bytes(arg) == (long long)MiB);
+	TU_REQUIRE(size >= (off_t)acked && size <= (off_t)MiB);
+	TU_REQUIRE(has_pat(fp, (size_t)size));
+	TU_REQUIRE(tu_entries(arg) == 0);
+	TU_REQUIRE(fclose(fp) == 0);
+	TU_REQUIRE(tu_free_bytes(arg) == (long long)MiB);
 	printf("disk-full: 1 MiB tmpfs at %s: ENOSPC after %zu "
 	       "acknowledged bytes, %lld kept\n",
 	       (char *)arg, acked, (long long)size);
@@ -308,34 +190,34 @@ static int full_during_rollover(void *arg)
 	FILE *fp;
 	int fds;
 
-	REQUIRE(private_tmpfs(arg, MiB) == 0);
-	REQUIRE((filler = make_filler(arg, 768 * KiB)) != NULL);
-	room = free_bytes(arg);
+	TU_REQUIRE(tu_private_tmpfs(arg, MiB) == 0);
+	TU_REQUIRE((filler = make_filler(arg, 768 * KiB)) != NULL);
+	room = tu_free_bytes(arg);
 	fds = fd_count();
 	fp = spool_fopen_opts(&o, "w+");
-	REQUIRE(fp != NULL);
-	REQUIRE(fill(fp, 0, BIG_N, 64 * KiB) == BIG_N);
-	REQUIRE(spool_is_rolled(fp) == 0);
-	REQUIRE(put_pat(fp, BIG_N, BIG_N + 200) == 0); /* buffered */
+	TU_REQUIRE(fp != NULL);
+	TU_REQUIRE(fill(fp, 0, BIG_N, 64 * KiB) == BIG_N);
+	TU_REQUIRE(spool_is_rolled(fp) == 0);
+	TU_REQUIRE(put_pat(fp, BIG_N, BIG_N + 200) == 0); /* buffered */
 	errno = 0;
-	REQUIRE(fflush(fp) == EOF && errno == ENOSPC && ferror(fp));
-	REQUIRE(spool_is_rolled(fp) == 0);
-	REQUIRE(ftello(fp) == (off_t)BIG_N);
-	REQUIRE(spool_size(fp) == (off_t)BIG_N);
-	REQUIRE(entries(arg) == 1 && free_bytes(arg) == room);
-	REQUIRE(fd_count() == fds);
+	TU_REQUIRE(fflush(fp) == EOF && errno == ENOSPC && ferror(fp));
+	TU_REQUIRE(spool_is_rolled(fp) == 0);
+	TU_REQUIRE(ftello(fp) == (off_t)BIG_N);
+	TU_REQUIRE(spool_size(fp) == (off_t)BIG_N);
+	TU_REQUIRE(tu_entries(arg) == 1 && tu_free_bytes(arg) == room);
+	TU_REQUIRE(fd_count() == fds);
 	errno = 0;
-	REQUIRE(spool_rollover(fp) == -1 && errno == ENOSPC);
-	REQUIRE(spool_is_rolled(fp) == 0 && free_bytes(arg) == room);
+	TU_REQUIRE(spool_rollover(fp) == -1 && errno == ENOSPC);
+	TU_REQUIRE(spool_is_rolled(fp) == 0 && tu_free_bytes(arg) == room);
 	clearerr(fp);
-	REQUIRE(has_pat(fp, BIG_N));
-	REQUIRE(unlink(filler) == 0);
-	REQUIRE(fseeko(fp, 0, SEEK_END) == 0);
-	REQUIRE(put_pat(fp, BIG_N, BIG_N + 200) == 0);
-	REQUIRE(fflush(fp) == 0 && spool_is_rolled(fp) == 1);
-	REQUIRE(has_pat(fp, BIG_N + 200));
-	REQUIRE(fclose(fp) == 0);
-	REQUIRE(entries(arg) == 0);
+	TU_REQUIRE(has_pat(fp, BIG_N));
+	TU_REQUIRE(unlink(filler) == 0);
+	TU_REQUIRE(fseeko(fp, 0, SEEK_END) == 0);
+	TU_REQUIRE(put_pat(fp, BIG_N, BIG_N + 200) == 0);
+	TU_REQUIRE(fflush(fp) == 0 && spool_is_rolled(fp) == 1);
+	TU_REQUIRE(has_pat(fp, BIG_N + 200));
+	TU_REQUIRE(fclose(fp) == 0);
+	TU_REQUIRE(tu_entries(arg) == 0);
 	free(filler);
 	return 0;
 }
@@ -349,17 +231,17 @@ static int full_at_fclose(void *arg)
 	char *filler;
 	FILE *fp;
 
-	REQUIRE(private_tmpfs(arg, MiB) == 0);
-	REQUIRE((filler = make_filler(arg, 768 * KiB)) != NULL);
-	room = free_bytes(arg);
+	TU_REQUIRE(tu_private_tmpfs(arg, MiB) == 0);
+	TU_REQUIRE((filler = make_filler(arg, 768 * KiB)) != NULL);
+	room = tu_free_bytes(arg);
 	fp = spool_fopen_opts(&o, "w+");
-	REQUIRE(fp != NULL);
-	REQUIRE(fill(fp, 0, BIG_N, 64 * KiB) == BIG_N);
-	REQUIRE(put_pat(fp, BIG_N, BIG_N + 200) == 0);
+	TU_REQUIRE(fp != NULL);
+	TU_REQUIRE(fill(fp, 0, BIG_N, 64 * KiB) == BIG_N);
+	TU_REQUIRE(put_pat(fp, BIG_N, BIG_N + 200) == 0);
 	errno = 0;
-	REQUIRE(fclose(fp) == EOF && errno == ENOSPC);
-	REQUIRE(entries(arg) == 1 && free_bytes(arg) == room);
-	REQUIRE(unlink(filler) == 0);
+	TU_REQUIRE(fclose(fp) == EOF && errno == ENOSPC);
+	TU_REQUIRE(tu_entries(arg) == 1 && tu_free_bytes(arg) == room);
+	TU_REQUIRE(unlink(filler) == 0);
 	free(filler);
 	return 0;
 }
@@ -371,39 +253,39 @@ static int full_on_disk_at_fclose(void *arg)
 	struct spool_options o = {.threshold = 4 * KiB, .dir = arg};
 	FILE *fp;
 
-	REQUIRE(private_tmpfs(arg, MiB) == 0);
+	TU_REQUIRE(tu_private_tmpfs(arg, MiB) == 0);
 	fp = spool_fopen_opts(&o, "w+");
-	REQUIRE(fp != NULL);
-	REQUIRE(fill(fp, 0, MiB - 2 * KiB, 64 * KiB) == MiB - 2 * KiB);
-	REQUIRE(spool_is_rolled(fp) == 1);
-	REQUIRE(put_pat(fp, MiB - 2 * KiB, MiB + 2 * KiB) == 0);
+	TU_REQUIRE(fp != NULL);
+	TU_REQUIRE(fill(fp, 0, MiB - 2 * KiB, 64 * KiB) == MiB - 2 * KiB);
+	TU_REQUIRE(spool_is_rolled(fp) == 1);
+	TU_REQUIRE(put_pat(fp, MiB - 2 * KiB, MiB + 2 * KiB) == 0);
 	errno = 0;
-	REQUIRE(fclose(fp) == EOF && errno == ENOSPC);
-	REQUIRE(entries(arg) == 0 && free_bytes(arg) == (long long)MiB);
+	TU_REQUIRE(fclose(fp) == EOF && errno == ENOSPC);
+	TU_REQUIRE(tu_entries(arg) == 0 && tu_free_bytes(arg) == (long long)MiB);
 	return 0;
 }
 
 START_TEST(test_faults_disk_full_after_rollover)
 {
-	in_child(full_after_rollover, dir);
+	tu_in_child(full_after_rollover, dir);
 }
 END_TEST
 
 START_TEST(test_faults_disk_full_during_rollover)
 {
-	in_child(full_during_rollover, dir);
+	tu_in_child(full_during_rollover, dir);
 }
 END_TEST
 
 START_TEST(test_faults_disk_full_at_fclose)
 {
-	in_child(full_at_fclose, dir);
+	tu_in_child(full_at_fclose, dir);
 }
 END_TEST
 
 START_TEST(test_faults_disk_full_on_disk_at_fclose)
 {
-	in_child(full_on_disk_at_fclose, dir);
+	tu_in_child(full_on_disk_at_fclose, dir);
 }
 END_TEST
 
@@ -428,22 +310,22 @@ static int fsize_rollover(void *arg)
 	FILE *fp = spool_fopen_opts(&o, "w+");
 	int fds = fd_count();
 
-	REQUIRE(fp != NULL);
-	REQUIRE(limit_file_size(64 * KiB) == 0);
-	REQUIRE(fill(fp, 0, 100 * KiB, 16 * KiB) == 100 * KiB);
+	TU_REQUIRE(fp != NULL);
+	TU_REQUIRE(limit_file_size(64 * KiB) == 0);
+	TU_REQUIRE(fill(fp, 0, 100 * KiB, 16 * KiB) == 100 * KiB);
 	errno = 0;
-	REQUIRE(spool_rollover(fp) == -1 && errno == EFBIG);
-	REQUIRE(spool_is_rolled(fp) == 0 && !ferror(fp));
-	REQUIRE(fd_count() == fds); /* the half-written file is closed */
+	TU_REQUIRE(spool_rollover(fp) == -1 && errno == EFBIG);
+	TU_REQUIRE(spool_is_rolled(fp) == 0 && !ferror(fp));
+	TU_REQUIRE(fd_count() == fds); /* the half-written file is closed */
 	/* 200 buffered bytes, 100 over the threshold: fflush must roll */
-	REQUIRE(fill(fp, 100 * KiB, 100 * KiB + 200, 200) == 100 * KiB);
-	REQUIRE(errno == EFBIG && ferror(fp));
-	REQUIRE(spool_is_rolled(fp) == 0);
-	REQUIRE(spool_size(fp) == (off_t)(100 * KiB));
+	TU_REQUIRE(fill(fp, 100 * KiB, 100 * KiB + 200, 200) == 100 * KiB);
+	TU_REQUIRE(errno == EFBIG && ferror(fp));
+	TU_REQUIRE(spool_is_rolled(fp) == 0);
+	TU_REQUIRE(spool_size(fp) == (off_t)(100 * KiB));
 	clearerr(fp);
-	REQUIRE(has_pat(fp, 100 * KiB));
-	REQUIRE(entries(arg) == 0);
-	REQUIRE(fclose(fp) == 0);
+	TU_REQUIRE(has_pat(fp, 100 * KiB));
+	TU_REQUIRE(tu_entries(arg) == 0);
+	TU_REQUIRE(fclose(fp) == 0);
 	return 0;
 }
 
@@ -456,18 +338,18 @@ static int fsize_rollover_segments(void *arg)
 	FILE *fp = spool_fopen_opts(&o, "w+");
 	int fds = fd_count();
 
-	REQUIRE(fp != NULL);
-	REQUIRE(fill(fp, 0, 2 * MiB, 64 * KiB) == 2 * MiB);
-	REQUIRE(fflush(fp) == 0);
-	REQUIRE(limit_file_size(MiB + 3) == 0);
+	TU_REQUIRE(fp != NULL);
+	TU_REQUIRE(fill(fp, 0, 2 * MiB, 64 * KiB) == 2 * MiB);
+	TU_REQUIRE(fflush(fp) == 0);
+	TU_REQUIRE(limit_file_size(MiB + 3) == 0);
 	errno = 0;
-	REQUIRE(spool_rollover(fp) == -1 && errno == EFBIG);
-	REQUIRE(spool_is_rolled(fp) == 0 && !ferror(fp));
-	REQUIRE(fd_count() == fds);
-	REQUIRE(spool_size(fp) == (off_t)(2 * MiB));
-	REQUIRE(has_pat(fp, 2 * MiB));
-	REQUIRE(entries(arg) == 0);
-	REQUIRE(fclose(fp) == 0);
+	TU_REQUIRE(spool_rollover(fp) == -1 && errno == EFBIG);
+	TU_REQUIRE(spool_is_rolled(fp) == 0 && !ferror(fp));
+	TU_REQUIRE(fd_count() == fds);
+	TU_REQUIRE(spool_size(fp) == (off_t)(2 * MiB));
+	TU_REQUIRE(has_pat(fp, 2 * MiB));
+	TU_REQUIRE(tu_entries(arg) == 0);
+	TU_REQUIRE(fclose(fp) == 0);
 	return 0;
 }
 
@@ -478,28 +360,28 @@ static int fsize_on_disk(void *arg)
 	struct spool_options o = {.threshold = KiB, .dir = arg};
 	FILE *fp = spool_fopen_opts(&o, "w+");
 
-	REQUIRE(fp != NULL);
-	REQUIRE(limit_file_size(64 * KiB) == 0);
-	REQUIRE(fill(fp, 0, 100 * KiB, 4 * KiB) == 64 * KiB);
-	REQUIRE(errno == EFBIG && ferror(fp));
-	REQUIRE(spool_is_rolled(fp) == 1);
-	REQUIRE(spool_size(fp) == (off_t)(64 * KiB));
+	TU_REQUIRE(fp != NULL);
+	TU_REQUIRE(limit_file_size(64 * KiB) == 0);
+	TU_REQUIRE(fill(fp, 0, 100 * KiB, 4 * KiB) == 64 * KiB);
+	TU_REQUIRE(errno == EFBIG && ferror(fp));
+	TU_REQUIRE(spool_is_rolled(fp) == 1);
+	TU_REQUIRE(spool_size(fp) == (off_t)(64 * KiB));
 	clearerr(fp);
-	REQUIRE(has_pat(fp, 64 * KiB));
-	REQUIRE(fclose(fp) == 0);
+	TU_REQUIRE(has_pat(fp, 64 * KiB));
+	TU_REQUIRE(fclose(fp) == 0);
 	return 0;
 }
 
 START_TEST(test_faults_fsize_rollover_fails_efbig)
 {
-	in_child(fsize_rollover, dir);
-	in_child(fsize_rollover_segments, dir);
+	tu_in_child(fsize_rollover, dir);
+	tu_in_child(fsize_rollover_segments, dir);
 }
 END_TEST
 
 START_TEST(test_faults_fsize_write_on_disk_efbig)
 {
-	in_child(fsize_on_disk, dir);
+	tu_in_child(fsize_on_disk, dir);
 }
 END_TEST
 
@@ -549,23 +431,23 @@ static int emfile(void *arg)
 	FILE *fp = spool_fopen_opts(&o, "w+");
 	int *fds, n;
 
-	REQUIRE(fp != NULL && fill(fp, 0, 40, 40) == 40);
-	REQUIRE(getrlimit(RLIMIT_NOFILE, &rl) == 0);
+	TU_REQUIRE(fp != NULL && fill(fp, 0, 40, 40) == 40);
+	TU_REQUIRE(getrlimit(RLIMIT_NOFILE, &rl) == 0);
 	if (rl.rlim_cur > (rlim_t)highest_fd() + 17)
 		rl.rlim_cur = (rlim_t)highest_fd() + 17; /* a short loop */
-	REQUIRE(setrlimit(RLIMIT_NOFILE, &rl) == 0);
-	REQUIRE((n = exhaust_fds(&fds)) > 0);
+	TU_REQUIRE(setrlimit(RLIMIT_NOFILE, &rl) == 0);
+	TU_REQUIRE((n = exhaust_fds(&fds)) > 0);
 	errno = 0;
-	REQUIRE(spool_rollover(fp) == -1 && errno == EMFILE);
-	REQUIRE(spool_is_rolled(fp) == 0);
-	REQUIRE(fill(fp, 40, 70, 30) == 40 && errno == EMFILE && ferror(fp));
-	REQUIRE(spool_is_rolled(fp) == 0);
+	TU_REQUIRE(spool_rollover(fp) == -1 && errno == EMFILE);
+	TU_REQUIRE(spool_is_rolled(fp) == 0);
+	TU_REQUIRE(fill(fp, 40, 70, 30) == 40 && errno == EMFILE && ferror(fp));
+	TU_REQUIRE(spool_is_rolled(fp) == 0);
 	clearerr(fp);
-	REQUIRE(has_pat(fp, 40));
+	TU_REQUIRE(has_pat(fp, 40));
 	close(fds[--n]);
-	REQUIRE(fill(fp, 40, 70, 30) == 70);
-	REQUIRE(spool_is_rolled(fp) == 1 && has_pat(fp, 70));
-	REQUIRE(fclose(fp) == 0);
+	TU_REQUIRE(fill(fp, 40, 70, 30) == 70);
+	TU_REQUIRE(spool_is_rolled(fp) == 1 && has_pat(fp, 70));
+	TU_REQUIRE(fclose(fp) == 0);
 	while (n > 0)
 		close(fds[--n]);
 	free(fds);
@@ -574,7 +456,7 @@ static int emfile(void *arg)
 
 START_TEST(test_faults_emfile_then_retry)
 {
-	in_child(emfile, dir);
+	tu_in_child(emfile, dir);
 }
 END_TEST
 
@@ -791,17 +673,17 @@ static int as_rolls_early(void *arg)
 	unsigned char *buf = malloc(MiB);
 	FILE *fp = spool_fopen_opts(&o, "w+");
 
-	REQUIRE(fp != NULL && buf != NULL);
+	TU_REQUIRE(fp != NULL && buf != NULL);
 	/* first use allocates stdio's buffer, before the limit */
-	REQUIRE(fill_with(fp, buf, 0, 64 * KiB, 64 * KiB) == 64 * KiB);
-	REQUIRE(limit_address_space(AS_ROOM) == 0);
-	REQUIRE(fill_with(fp, buf, 64 * KiB, AS_TOTAL, MiB) == AS_TOTAL);
-	REQUIRE(!ferror(fp));
-	REQUIRE(spool_is_rolled(fp) == 1);
-	REQUIRE(spool_size(fp) == (off_t)AS_TOTAL);
-	REQUIRE(has_pat(fp, AS_TOTAL));
-	REQUIRE(entries(arg) == 0);
-	REQUIRE(fclose(fp) == 0);
+	TU_REQUIRE(fill_with(fp, buf, 0, 64 * KiB, 64 * KiB) == 64 * KiB);
+	TU_REQUIRE(limit_address_space(AS_ROOM) == 0);
+	TU_REQUIRE(fill_with(fp, buf, 64 * KiB, AS_TOTAL, MiB) == AS_TOTAL);
+	TU_REQUIRE(!ferror(fp));
+	TU_REQUIRE(spool_is_rolled(fp) == 1);
+	TU_REQUIRE(spool_size(fp) == (off_t)AS_TOTAL);
+	TU_REQUIRE(has_pat(fp, AS_TOTAL));
+	TU_REQUIRE(tu_entries(arg) == 0);
+	TU_REQUIRE(fclose(fp) == 0);
 	free(buf);
 	return 0;
 }
@@ -822,21 +704,21 @@ static int as_enomem(void *arg)
 	size_t acked;
 	off_t size;
 
-	REQUIRE(fp != NULL && buf != NULL);
-	REQUIRE(fill_with(fp, buf, 0, 64 * KiB, 64 * KiB) == 64 * KiB);
-	REQUIRE(limit_address_space(AS_ROOM) == 0);
+	TU_REQUIRE(fp != NULL && buf != NULL);
+	TU_REQUIRE(fill_with(fp, buf, 0, 64 * KiB, 64 * KiB) == 64 * KiB);
+	TU_REQUIRE(limit_address_space(AS_ROOM) == 0);
 	acked = fill_with(fp, buf, 64 * KiB, AS_TOTAL, MiB);
-	REQUIRE(acked < AS_TOTAL && errno == ENOMEM && ferror(fp));
-	REQUIRE(spool_is_rolled(fp) == 0);
+	TU_REQUIRE(acked < AS_TOTAL && errno == ENOMEM && ferror(fp));
+	TU_REQUIRE(spool_is_rolled(fp) == 0);
 	size = spool_size(fp);
-	REQUIRE(size >= (off_t)acked && size < (off_t)(acked + MiB));
-	REQUIRE(ftello(fp) == size);
+	TU_REQUIRE(size >= (off_t)acked && size < (off_t)(acked + MiB));
+	TU_REQUIRE(ftello(fp) == size);
 	clearerr(fp);
-	REQUIRE(has_pat(fp, (size_t)size));
-	REQUIRE(unlimit_address_space() == 0);
-	REQUIRE(fill_with(fp, buf, (size_t)size, AS_TOTAL, MiB) == AS_TOTAL);
-	REQUIRE(spool_is_rolled(fp) == 0 && has_pat(fp, AS_TOTAL));
-	REQUIRE(fclose(fp) == 0);
+	TU_REQUIRE(has_pat(fp, (size_t)size));
+	TU_REQUIRE(unlimit_address_space() == 0);
+	TU_REQUIRE(fill_with(fp, buf, (size_t)size, AS_TOTAL, MiB) == AS_TOTAL);
+	TU_REQUIRE(spool_is_rolled(fp) == 0 && has_pat(fp, AS_TOTAL));
+	TU_REQUIRE(fclose(fp) == 0);
 	free(buf);
 	return 0;
 }
@@ -858,7 +740,7 @@ START_TEST(test_faults_enomem_rolls_over_early)
 {
 	if (skip_rlimit_as())
 		return;
-	in_child(as_rolls_early, dir);
+	tu_in_child(as_rolls_early, dir);
 	ck_assert_int_eq(tu_count_entries(dir), 0);
 }
 END_TEST
@@ -870,7 +752,7 @@ START_TEST(test_faults_enomem_without_rollover_reported)
 	if (skip_rlimit_as())
 		return;
 	ck_assert_int_ne(asprintf(&missing, "%s/missing", dir), -1);
-	in_child(as_enomem, missing);
+	tu_in_child(as_enomem, missing);
 	free(missing);
 }
 END_TEST
@@ -931,7 +813,7 @@ static FILE *denied_rollover(const char *d, int err)
 	if (fill(fp, 40, 100, 60) != 40 || errno != err || !ferror(fp))
 		return NULL;
 	if (spool_is_rolled(fp) != 0 || spool_size(fp) != 40 ||
-	    ftello(fp) != 40 || fd_count() != fds || entries(d) != 0)
+	    ftello(fp) != 40 || fd_count() != fds || tu_entries(d) != 0)
 		return NULL;
 	clearerr(fp);
 	return has_pat(fp, 40) ? fp : NULL;
@@ -954,25 +836,24 @@ static int rofs(void *arg)
 {
 	FILE *fp;
 
-	REQUIRE(private_tmpfs(arg, MiB) == 0);
-	REQUIRE(remount(arg, MS_RDONLY) == 0);
-	REQUIRE((fp = denied_rollover(arg, EROFS)) != NULL);
-	REQUIRE(tmpdir_falls_back(arg));
-	REQUIRE(remount(arg, 0) == 0);
-	REQUIRE(fill(fp, 40, 100, 60) == 100);
-	REQUIRE(spool_is_rolled(fp) == 1 && fd_in_dir(spool_fileno(fp), arg));
-	REQUIRE(has_pat(fp, 100) && entries(arg) == 0);
-	REQUIRE(fclose(fp) == 0);
+	TU_REQUIRE(tu_private_tmpfs(arg, MiB) == 0);
+	TU_REQUIRE(remount(arg, MS_RDONLY) == 0);
+	TU_REQUIRE((fp = denied_rollover(arg, EROFS)) != NULL);
+	TU_REQUIRE(tmpdir_falls_back(arg));
+	TU_REQUIRE(remount(arg, 0) == 0);
+	TU_REQUIRE(fill(fp, 40, 100, 60) == 100);
+	TU_REQUIRE(spool_is_rolled(fp) == 1 && fd_in_dir(spool_fileno(fp), arg));
+	TU_REQUIRE(has_pat(fp, 100) && tu_entries(arg) == 0);
+	TU_REQUIRE(fclose(fp) == 0);
 	return 0;
 }
 
 START_TEST(test_faults_read_only_dir_erofs)
 {
-	in_child(rofs, dir);
+	tu_in_child(rofs, dir);
 }
 END_TEST
 
-#define SKIPPED 77 /* a child's exit status: the facility is missing */
 #define NOBODY 65534
 
 /*
@@ -986,7 +867,7 @@ static int eacces(void *arg)
 	FILE *fp;
 
 	if (geteuid() == 0)
-		REQUIRE(setgroups(0, NULL) == 0 && setgid(NOBODY) == 0 &&
+		TU_REQUIRE(setgroups(0, NULL) == 0 && setgid(NOBODY) == 0 &&
 			setuid(NOBODY) == 0);
 	if (access(arg, X_OK) != 0 ||
 	    faccessat(AT_FDCWD, arg, W_OK, AT_EACCESS) == 0) {
@@ -994,34 +875,16 @@ static int eacces(void *arg)
 		       errno == EACCES ? "unreachable" : "writable",
 		       (unsigned)geteuid());
 		fflush(stdout);
-		return SKIPPED;
+		return TU_SKIPPED;
 	}
-	REQUIRE((fp = denied_rollover(arg, EACCES)) != NULL);
-	REQUIRE(tmpdir_falls_back(arg));
-	REQUIRE(chmod(arg, 0755) == 0);
-	REQUIRE(fill(fp, 40, 100, 60) == 100);
-	REQUIRE(spool_is_rolled(fp) == 1 && fd_in_dir(spool_fileno(fp), arg));
-	REQUIRE(has_pat(fp, 100) && entries(arg) == 0);
-	REQUIRE(fclose(fp) == 0);
+	TU_REQUIRE((fp = denied_rollover(arg, EACCES)) != NULL);
+	TU_REQUIRE(tmpdir_falls_back(arg));
+	TU_REQUIRE(chmod(arg, 0755) == 0);
+	TU_REQUIRE(fill(fp, 40, 100, 60) == 100);
+	TU_REQUIRE(spool_is_rolled(fp) == 1 && fd_in_dir(spool_fileno(fp), arg));
+	TU_REQUIRE(has_pat(fp, 100) && tu_entries(arg) == 0);
+	TU_REQUIRE(fclose(fp) == 0);
 	return 0;
-}
-
-/* in_child(), except that SKIPPED from the child is not a failure. */
-static void in_child_or_skip(int (*fn)(void *), void *arg)
-{
-	int status;
-	pid_t pid;
-
-	fflush(NULL);
-	pid = fork();
-	ck_assert_int_ge(pid, 0);
-	if (pid == 0)
-		_exit(fn(arg));
-	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
-	ck_assert_msg(WIFEXITED(status), "child died (status %#x)", status);
-	ck_assert_msg(WEXITSTATUS(status) == 0 ||
-			  WEXITSTATUS(status) == SKIPPED,
-		      "child failed (%d)", WEXITSTATUS(status));
 }
 
 START_TEST(test_faults_unwritable_dir_eacces)
@@ -1036,7 +899,7 @@ START_TEST(test_faults_unwritable_dir_eacces)
 		ck_assert_int_eq(chown(sub, NOBODY, NOBODY), 0);
 		ck_assert_int_eq(chmod(dir, 0711), 0);
 	}
-	in_child_or_skip(eacces, sub);
+	tu_in_child_skip(eacces, sub);
 	ck_assert_int_eq(chmod(dir, 0700), 0);
 	ck_assert_int_eq(tu_count_entries(sub), 0);
 	ck_assert_int_eq(rmdir(sub), 0);
@@ -1185,31 +1048,31 @@ static int signals(void *arg)
 	FILE *fp;
 
 	/* a tmpfs when the machine allows it: it is faster */
-	if (private_tmpfs(arg, SIG_TOTAL + 8 * MiB) != 0)
+	if (tu_private_tmpfs(arg, SIG_TOTAL + 8 * MiB) != 0)
 		printf("note: signals test on %s itself\n", (char *)arg);
-	REQUIRE(buf != NULL && (fp = spool_fopen_opts(&o, "w+")) != NULL);
-	REQUIRE(start_ticks() == 0);
+	TU_REQUIRE(buf != NULL && (fp = spool_fopen_opts(&o, "w+")) != NULL);
+	TU_REQUIRE(start_ticks() == 0);
 	for (at = 0, k = 0; at < SIG_TOTAL; at += n, k++) {
 		n = sig_step(k, at);
 		pat_fill(buf, at, n);
-		REQUIRE(fwrite(buf, 1, n, fp) == n);
+		TU_REQUIRE(fwrite(buf, 1, n, fp) == n);
 	}
-	REQUIRE(fflush(fp) == 0 && !ferror(fp));
-	REQUIRE(spool_is_rolled(fp) == 1);
+	TU_REQUIRE(fflush(fp) == 0 && !ferror(fp));
+	TU_REQUIRE(spool_is_rolled(fp) == 1);
 	rewind(fp);
 	for (at = 0, k = 1; at < SIG_TOTAL; at += n, k++) {
 		n = sig_step(k, at);
-		REQUIRE(fread(buf, 1, n, fp) == n);
-		REQUIRE(pat_cmp(buf, at, n) == 0);
+		TU_REQUIRE(fread(buf, 1, n, fp) == n);
+		TU_REQUIRE(pat_cmp(buf, at, n) == 0);
 	}
-	REQUIRE(getc(fp) == EOF && feof(fp) && !ferror(fp));
-	REQUIRE(stop_ticks() == 0);
+	TU_REQUIRE(getc(fp) == EOF && feof(fp) && !ferror(fp));
+	TU_REQUIRE(stop_ticks() == 0);
 	printf("signals: %d SIGALRMs during %zu MiB out and back\n", (int)ticks,
 	       SIG_TOTAL / MiB);
 	fflush(stdout);
-	REQUIRE(ticks >= 10); /* or the test proved nothing */
-	REQUIRE(fclose(fp) == 0);
-	REQUIRE(entries(arg) == 0);
+	TU_REQUIRE(ticks >= 10); /* or the test proved nothing */
+	TU_REQUIRE(fclose(fp) == 0);
+	TU_REQUIRE(tu_entries(arg) == 0);
 	free(buf);
 	return 0;
 }
@@ -1227,7 +1090,7 @@ START_TEST(test_faults_signals_during_large_io)
 		       "finish a large syscall under 100 us signals)\n");
 		return;
 	}
-	in_child(signals, dir);
+	tu_in_child(signals, dir);
 }
 END_TEST
 
@@ -1240,38 +1103,6 @@ static TCase *tcase(const char *name)
 	return tc;
 }
 
-/*
- * Can this machine give a child a private tmpfs? Tried in a throwaway
- * child on a throwaway directory; on failure `why` says why.
- */
-static int have_private_tmpfs(char *why, size_t len)
-{
-	const char *base = getenv("TMPDIR");
-	char path[PATH_MAX];
-	int status, err = 0;
-	pid_t pid;
-
-	if (base == NULL || *base == '\0')
-		base = "/tmp";
-	snprintf(path, sizeof(path), "%s/spoolprobe-XXXXXX", base);
-	if (mkdtemp(path) == NULL) {
-		snprintf(why, len, "mkdtemp: %s", strerror(errno));
-		return 0;
-	}
-	fflush(NULL);
-	pid = fork();
-	if (pid == 0)
-		_exit(private_tmpfs(path, MiB) == 0 ? 0 : errno);
-	if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
-		err = EIO;
-	else
-		err = WEXITSTATUS(status);
-	rmdir(path);
-	snprintf(why, len, "no private tmpfs mount (unshare/mount: %s)",
-		 strerror(err));
-	return err == 0;
-}
-
 static Suite *faults_suite(void)
 {
 	Suite *s = suite_create("faults");
@@ -1280,7 +1111,7 @@ static Suite *faults_suite(void)
 
 	/* Check has no per-test skip: without a private mount the
 	 * disk-full cases are left out, loudly, and the rest still run. */
-	if (have_private_tmpfs(why, sizeof(why))) {
+	if (tu_have_private_tmpfs(why, sizeof(why))) {
 		tc = tcase("diskfull");
 		tcase_add_test(tc, test_faults_disk_full_after_rollover);
 		tcase_add_test(tc, test_faults_disk_full_during_rollover);

@@ -9,9 +9,15 @@
 #include <check.h>
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
+#include <sys/statfs.h>
+#include <sys/statvfs.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "spool.h"
@@ -154,6 +160,179 @@ static inline unsigned char *tu_slurp(FILE *fp, size_t *len)
 	ck_assert(!ferror(fp));
 	*len = n;
 	return buf;
+}
+
+/* ---- children: scenarios that change limits, ids or mounts ---- */
+
+/*
+ * Such a scenario runs in a child forked by tu_in_child() and reports by
+ * exit status. It checks with TU_REQUIRE, not ck_assert: under
+ * CK_FORK=no a failed ck_assert in the child would unwind into a second
+ * copy of the test runner.
+ */
+#define TU_REQUIRE(cond)                                                       \
+	do {                                                                   \
+		if (!(cond)) {                                                 \
+			fprintf(stderr, "%s:%d: %s (errno %d: %s)\n",          \
+				__FILE__, __LINE__, #cond, errno,              \
+				strerror(errno));                              \
+			return 1;                                              \
+		}                                                              \
+	} while (0)
+
+#define TU_SKIPPED 77 /* a child's exit status: the facility is missing */
+
+/* Run fn(arg) in a forked child and assert that it returned 0, or
+ * TU_SKIPPED when skip_ok (the child has printed why). */
+static inline void tu_in_child_status(int (*fn)(void *), void *arg,
+				      int skip_ok)
+{
+	int status;
+	pid_t pid;
+
+	fflush(NULL); /* the child must not write the parent's buffers */
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0)
+		_exit(fn(arg));
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert_msg(WIFEXITED(status), "child died (status %#x)", status);
+	ck_assert_msg(WEXITSTATUS(status) == 0 ||
+			  (skip_ok && WEXITSTATUS(status) == TU_SKIPPED),
+		      "child failed (%d)", WEXITSTATUS(status));
+}
+
+static inline void tu_in_child(int (*fn)(void *), void *arg)
+{
+	tu_in_child_status(fn, arg, 0);
+}
+
+/* tu_in_child(), except that TU_SKIPPED from the child is no failure. */
+static inline void tu_in_child_skip(int (*fn)(void *), void *arg)
+{
+	tu_in_child_status(fn, arg, 1);
+}
+
+/* Entries in d other than . and .., or -1: tu_count_entries() without
+ * its ck_assert, for use in children. */
+static inline int tu_entries(const char *d)
+{
+	DIR *dp = opendir(d);
+	struct dirent *e;
+	int n = 0;
+
+	if (dp == NULL)
+		return -1;
+	while ((e = readdir(dp)) != NULL)
+		n +=
+		    strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0;
+	closedir(dp);
+	return n;
+}
+
+/* Free bytes on the file system holding path, or -1. */
+static inline long long tu_free_bytes(const char *path)
+{
+	struct statvfs sv;
+
+	if (statvfs(path, &sv) < 0)
+		return -1;
+	return (long long)sv.f_bfree * (long long)sv.f_frsize;
+}
+
+#ifndef TMPFS_MAGIC
+#define TMPFS_MAGIC 0x01021994
+#endif
+
+/* Map our ids into a new user namespace, as `unshare -r` does. */
+static inline int tu_map_ids(uid_t uid, gid_t gid)
+{
+	char line[64];
+	int fd, n;
+	const char *file[] = {"/proc/self/setgroups", "/proc/self/uid_map",
+			      "/proc/self/gid_map"};
+
+	for (int i = 0; i < 3; i++) {
+		if (i == 0)
+			n = snprintf(line, sizeof(line), "deny");
+		else
+			n = snprintf(line, sizeof(line), "0 %u 1",
+				     i == 1 ? (unsigned)uid : (unsigned)gid);
+		fd = open(file[i], O_WRONLY | O_CLOEXEC);
+		if (fd < 0 && i == 0 && errno == ENOENT)
+			continue; /* kernels before 3.19 */
+		if (fd < 0 || write(fd, line, (size_t)n) != n)
+			return -1;
+		close(fd);
+	}
+	return 0;
+}
+
+/*
+ * In this (child) process only: a new mount namespace with private
+ * propagation, so that nothing mounted here is seen outside, and a
+ * tmpfs of `size` bytes on `path`. The mount goes away with the child.
+ */
+static inline int tu_private_tmpfs(const char *path, size_t size)
+{
+	char opt[64];
+	struct statfs sf;
+
+	if (geteuid() == 0) {
+		if (unshare(CLONE_NEWNS) < 0)
+			return -1;
+	} else {
+		uid_t uid = getuid();
+		gid_t gid = getgid();
+
+		if (unshare(CLONE_NEWUSER | CLONE_NEWNS) < 0 ||
+		    tu_map_ids(uid, gid) < 0)
+			return -1;
+	}
+	if (mount("none", "/", "none", MS_REC | MS_PRIVATE, NULL) < 0)
+		return -1;
+	snprintf(opt, sizeof(opt), "size=%zu,mode=0700", size);
+	if (mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, opt) < 0)
+		return -1;
+	/* Prove it: the directory is now a tmpfs of exactly that size. */
+	if (statfs(path, &sf) < 0 || sf.f_type != TMPFS_MAGIC ||
+	    (size_t)sf.f_blocks * (size_t)sf.f_bsize != size) {
+		errno = EXDEV;
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Can this machine give a child a private tmpfs? Tried in a throwaway
+ * child on a throwaway directory; on failure `why` says why.
+ */
+static inline int tu_have_private_tmpfs(char *why, size_t len)
+{
+	const char *base = getenv("TMPDIR");
+	char path[4096];
+	int status, err = 0;
+	pid_t pid;
+
+	if (base == NULL || *base == '\0')
+		base = "/tmp";
+	snprintf(path, sizeof(path), "%s/spoolprobe-XXXXXX", base);
+	if (mkdtemp(path) == NULL) {
+		snprintf(why, len, "mkdtemp: %s", strerror(errno));
+		return 0;
+	}
+	fflush(NULL);
+	pid = fork();
+	if (pid == 0)
+		_exit(tu_private_tmpfs(path, 1 << 20) == 0 ? 0 : errno);
+	if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
+		err = EIO;
+	else
+		err = WEXITSTATUS(status);
+	rmdir(path);
+	snprintf(why, len, "no private tmpfs mount (unshare/mount: %s)",
+		 strerror(err));
+	return err == 0;
 }
 
 #endif /* SPOOL_TESTUTIL_H */
