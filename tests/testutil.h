@@ -184,8 +184,7 @@ static inline unsigned char *tu_slurp(FILE *fp, size_t *len)
 
 /* Run fn(arg) in a forked child and assert that it returned 0, or
  * TU_SKIPPED when skip_ok (the child has printed why). */
-static inline void tu_in_child_status(int (*fn)(void *), void *arg,
-				      int skip_ok)
+static inline void tu_in_child_status(int (*fn)(void *), void *arg, int skip_ok)
 {
 	int status;
 	pid_t pid;
