@@ -261,20 +261,27 @@ else
 fi
 
 # Input that spilled is not copied again when its temp file is on FILE's
-# file system: the temp file itself is linked in beside FILE and renamed
-# over it (seen with strace when available). With the temp file on
+# file system: spool_persist() links the temp file itself in beside FILE
+# and it is renamed over it, with no byte copied (seen with strace when
+# available). Input in memory is sent (writev) into a nameless O_TMPFILE
+# file beside FILE, named only once complete. With the temp file on
 # another file system (-d on a tmpfs), it is copied.
+copies='copy_file_range|sendfile|splice'
 if command -v strace >/dev/null 2>&1 &&
 	strace -f -o /dev/null true 2>/dev/null; then
-	strace -f -e trace=linkat -o "$tmp/trace" \
-		"$SPOOL" -m 64K "$d/f" <"$D/big5" 2>/dev/null
+	strace -f -e trace=linkat,copy_file_range,sendfile,splice \
+		-o "$tmp/trace" "$SPOOL" -m 64K "$d/f" <"$D/big5" 2>/dev/null
 	check "spilled, same file system: temp file linked in (strace)" \
 		grep -q 'linkat(.*) = 0' "$tmp/trace"
+	check "spilled, same file system: no byte copied (strace)" \
+		eval '! grep -Eq "$copies" "$tmp/trace"'
 	check "spilled, same file system: contents" cmp -s "$d/f" "$D/big5"
-	strace -f -e trace=linkat -o "$tmp/trace" \
+	strace -f -e trace=openat,writev -o "$tmp/trace" \
 		"$SPOOL" -m 8M "$d/f" <"$D/big5" 2>/dev/null
-	check "in memory: nothing linked (strace)" \
-		eval '! grep -q "linkat(" "$tmp/trace"'
+	check "in memory: sent into an O_TMPFILE file (strace)" \
+		eval 'grep -q "O_TMPFILE.* = [0-9]" "$tmp/trace" &&
+		grep -q "^[0-9]* *writev(" "$tmp/trace"'
+	check "in memory: contents" cmp -s "$d/f" "$D/big5"
 else
 	skip "link-in check: strace missing or not permitted"
 fi

@@ -6,8 +6,10 @@
  *
  * FILE is opened only after every byte of input is safely in the spool,
  * so a failed read or a failed spill never touches it. It is replaced
- * atomically where it can be (a temp file beside it, renamed over it),
- * and written in place where it cannot.
+ * atomically where it can be (a complete file beside it, renamed over
+ * it; a new FILE is named by spool_persist() once complete), and
+ * written in place where it cannot: not a regular file, a directory
+ * that refuses new names, or no room for a second copy.
  */
 #include "config.h"
 
@@ -16,6 +18,7 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -36,9 +39,6 @@
 /* Exit statuses: 1 for I/O errors, 2 for usage errors. */
 enum { EXIT_IO = 1, EXIT_USAGE = 2 };
 
-/* Internal: "replace() cannot rename here, copy into FILE instead". */
-enum { FALLBACK = -1 };
-
 struct config {
 	size_t threshold;
 	const char *dir;  /* spill directory, NULL = $TMPDIR or P_tmpdir */
@@ -46,16 +46,17 @@ struct config {
 	int append;
 };
 
-/* One read(2) or write(2): large enough that syscalls cost nothing. */
+/* One read(2): large enough that syscalls cost nothing. */
 static char block[128 * 1024];
-static char stdio_buf[128 * 1024]; /* the spool's stdio buffer */
 
 static mode_t saved_umask;
 
 /*
- * The replacement file being written beside FILE. A fatal signal while
- * it exists removes it; the signals are blocked while the name is
- * created or retired so that the flag and the file agree.
+ * The temporary name of the replacement beside FILE, between the moment
+ * it is given (complete, or at creation where O_TMPFILE is missing) and
+ * its rename over FILE. A fatal signal meanwhile removes it; the signals
+ * are blocked while the name is created or retired so that the flag and
+ * the file agree.
  */
 static char tmp_path[PATH_MAX];
 static volatile sig_atomic_t tmp_live;
@@ -257,26 +258,6 @@ static void restore_signals(const sigset_t *saved)
 	sigprocmask(SIG_SETMASK, saved, NULL);
 }
 
-/* write(2) all of buf, over EINTR and short counts; -1 with errno. */
-static int write_all(int fd, const char *buf, size_t n)
-{
-	while (n > 0) {
-		ssize_t w = write(fd, buf, n);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return -1;
-		if (w == 0) { /* no progress and no error: call it full */
-			errno = ENOSPC;
-			return -1;
-		}
-		buf += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 static int spill_error(const struct config *cf, int err)
 {
 	char name[PATH_MAX + 32];
@@ -313,18 +294,31 @@ static int soak(FILE *sp, const struct config *cf)
 	return 0;
 }
 
-/* Copy the whole spool to fd. Returns 0 or EXIT_IO, message printed. */
+/*
+ * Send the whole spool to fd at fd's position (spool_send: the kernel
+ * copies from the spill file, one writev(2) from memory). A
+ * non-blocking fd, such as a terminal or pipe another program set
+ * O_NONBLOCK on, is waited for rather than failed. Returns 0, or -1
+ * with errno.
+ */
+static int send_all(FILE *sp, int fd)
+{
+	struct pollfd pfd = {.fd = fd, .events = POLLOUT};
+	off_t off = 0;
+
+	while (spool_send(sp, fd, &off) < 0) {
+		if (errno != EAGAIN && errno != EINTR)
+			return -1;
+		if (errno == EAGAIN && poll(&pfd, 1, -1) < 0 && errno != EINTR)
+			return -1;
+	}
+	return 0;
+}
+
+/* send_all(), with the message. Returns 0 or EXIT_IO. */
 static int copy_out(FILE *sp, int fd, const char *name)
 {
-	size_t n;
-
-	rewind(sp);
-	while ((n = fread(block, 1, sizeof(block), sp)) > 0)
-		if (write_all(fd, block, n) < 0)
-			return io_error(name, errno);
-	if (ferror(sp))
-		return io_error("temporary file", errno);
-	return 0;
+	return send_all(sp, fd) < 0 ? io_error(name, errno) : 0;
 }
 
 /*
@@ -359,49 +353,22 @@ static int can_fall_back(int err)
 }
 
 /*
- * Put "DIR/.spool-" in tmp_path, DIR being FILE's directory, followed by
- * `tail`. Returns 0, or -1 with ENAMETOOLONG.
+ * Put FILE's directory followed by `tail` in buf: "DIR/.spool-X" for
+ * tail ".spool-X", "DIR/." (the directory itself) for tail ".".
+ * Returns 0, or -1 with ENAMETOOLONG.
  */
-static int temp_name(const char *file, const char *tail)
+static int beside(char *buf, size_t size, const char *file, const char *tail)
 {
 	const char *slash = strrchr(file, '/');
 	int dirlen = slash == NULL ? 0 : (int)(slash - file + 1);
 	int n;
 
-	n = snprintf(tmp_path, sizeof(tmp_path), "%.*s.spool-%s", dirlen, file,
-		     tail);
-	if (n < 0 || (size_t)n >= sizeof(tmp_path)) {
+	n = snprintf(buf, size, "%.*s%s", dirlen, file, tail);
+	if (n < 0 || (size_t)n >= size) {
 		errno = ENAMETOOLONG;
 		return -1;
 	}
 	return 0;
-}
-
-/* Create a new, empty temp file beside FILE, named in tmp_path. */
-static int make_temp(const char *file)
-{
-	sigset_t saved;
-	int fd;
-
-	if (temp_name(file, "XXXXXX") < 0)
-		return -1;
-	block_signals(&saved);
-	fd = mkostemp(tmp_path, O_CLOEXEC);
-	tmp_live = fd >= 0;
-	restore_signals(&saved);
-	return fd;
-}
-
-/* Give the nameless file behind fd the name tmp_path: directly when we
- * may (CAP_DAC_READ_SEARCH), else through /proc. */
-static int link_fd(int fd)
-{
-	char proc[64];
-
-	if (linkat(fd, "", AT_FDCWD, tmp_path, AT_EMPTY_PATH) == 0)
-		return 0;
-	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
-	return linkat(AT_FDCWD, proc, AT_FDCWD, tmp_path, AT_SYMLINK_FOLLOW);
 }
 
 /* Rename the temp file over FILE, or with FILE == NULL remove it.
@@ -421,16 +388,23 @@ static int retire_temp(const char *file)
 	return rc;
 }
 
+/* retire_temp(NULL) after a failure, when there is a temp name. */
+static void drop_temp(void)
+{
+	int err = errno;
+
+	if (tmp_live)
+		retire_temp(NULL);
+	errno = err;
+}
+
 /*
- * FILE's owner and permission bits, or for a new FILE the mode open(2)
- * would have given it (0666 & ~umask). The owner is best effort: only
- * root may give a file away, and others end up owning the new FILE, as
- * with sponge. chown comes first because it clears set-ID bits.
+ * FILE's owner and permission bits. The owner is best effort: only root
+ * may give a file away, and others end up owning the new FILE, as with
+ * sponge. chown comes first because it clears set-ID bits.
  */
 static int set_attrs(int fd, const struct stat *st)
 {
-	if (st == NULL)
-		return fchmod(fd, 0666 & ~saved_umask);
 	if (fchown(fd, st->st_uid, st->st_gid) < 0) {
 		/* Not permitted: keep our own ownership. */
 	}
@@ -438,104 +412,267 @@ static int set_attrs(int fd, const struct stat *st)
 }
 
 /*
- * Fast path for input that has spilled: the spool's nameless temp file
- * already holds every byte, so when it is on FILE's file system it is
- * given FILE's attributes and a name beside FILE instead of being
- * copied. Any failure (another file system, a temp file that was
- * created with a name and unlinked, no /proc) only means copying.
- * Returns 0 with tmp_path naming the file, or -1.
+ * Create tmp_path, a new name ".spool-PID-N" beside FILE, with
+ * make(arg); tries the next N while the name exists. Fatal signals are
+ * blocked meanwhile so that tmp_live says whether the name is ours.
+ * Returns 0, or -1 with errno.
  */
-static int link_spill(FILE *sp, const char *file, const struct stat *st)
+static int make_temp(const char *file, int (*make)(void *), void *arg)
 {
 	char tail[64];
 	sigset_t saved;
-	int fd, i, rc;
+	int i, rc;
 
-	if (spool_is_rolled(sp) != 1)
-		return -1;
-	fd = spool_fileno(sp); /* owned by the spool: not closed here */
-	if (fd < 0 || set_attrs(fd, st) < 0)
-		return -1;
-	for (i = 0; i < 100; i++) { /* linkat() has no mkstemp() */
-		snprintf(tail, sizeof(tail), "%ld-%d", (long)getpid(), i);
-		if (temp_name(file, tail) < 0)
+	for (i = 0; i < 100; i++) {
+		snprintf(tail, sizeof(tail), ".spool-%ld-%d", (long)getpid(), i);
+		if (beside(tmp_path, sizeof(tmp_path), file, tail) < 0)
 			return -1;
 		block_signals(&saved);
-		rc = link_fd(fd);
+		rc = make(arg);
 		tmp_live = rc == 0;
 		restore_signals(&saved);
 		if (rc == 0 || errno != EEXIST)
 			return rc;
 	}
+	return -1; /* errno is EEXIST */
+}
+
+/* make_temp() ways. The spool's contents, through spool_persist(): with
+ * umask 077 the name appears as 0600, readable by no one else before
+ * set_attrs() (the command is single-threaded: nothing else creates
+ * files meanwhile). */
+static int make_persisted(void *sp)
+{
+	int rc, err;
+
+	umask(077);
+	rc = spool_persist(sp, tmp_path, 0);
+	err = errno;
+	umask(saved_umask);
+	errno = err;
+	return rc;
+}
+
+/* A nameless O_TMPFILE file: linkat(2), through the descriptor where we
+ * may (CAP_DAC_READ_SEARCH), else through /proc. */
+static int make_link(void *fdp)
+{
+	int fd = *(int *)fdp;
+	char proc[64];
+
+	if (linkat(fd, "", AT_FDCWD, tmp_path, AT_EMPTY_PATH) == 0)
+		return 0;
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	return linkat(AT_FDCWD, proc, AT_FDCWD, tmp_path, AT_SYMLINK_FOLLOW);
+}
+
+/* A new empty file, for file systems without O_TMPFILE. */
+static int make_named(void *fdp)
+{
+	int *fd = fdp;
+
+	*fd = open(tmp_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	return *fd < 0 ? -1 : 0;
+}
+
+/* Is the spool's spill file on the file system of FILE's directory? */
+static int spilled_beside(FILE *sp, const char *file)
+{
+	char dir[PATH_MAX];
+	struct stat a, b;
+	int fd;
+
+	if (spool_is_rolled(sp) != 1 ||
+	    beside(dir, sizeof(dir), file, ".") < 0)
+		return 0;
+	fd = spool_fileno(sp); /* owned by the spool: not closed here */
+	return fd >= 0 && fstat(fd, &a) == 0 && stat(dir, &b) == 0 &&
+	       a.st_dev == b.st_dev;
+}
+
+/*
+ * No copy, for input that spilled onto FILE's file system:
+ * spool_persist() links the spill file itself in as tmp_path, which is
+ * then given FILE's attributes. Returns 0 with tmp_path live, or -1.
+ */
+static int persist_temp(FILE *sp, const char *file, const struct stat *st)
+{
+	int fd;
+
+	if (make_temp(file, make_persisted, sp) < 0)
+		return -1;
+	fd = open(tmp_path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0 || set_attrs(fd, st) < 0) {
+		if (fd >= 0)
+			close(fd);
+		drop_temp();
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
+/*
+ * The copy path: a new nameless file beside FILE, given FILE's
+ * attributes, filled from the spool, and only then named tmp_path. A
+ * file system without O_TMPFILE gets a named temp file from the start.
+ * Returns 0 with tmp_path live, or -1 with errno and nothing left.
+ */
+static int write_temp(FILE *sp, const char *file, const struct stat *st)
+{
+	char dir[PATH_MAX];
+	int fd, rc, named = 0;
+
+	if (beside(dir, sizeof(dir), file, ".") < 0)
+		return -1;
+	fd = open(dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
+	/* EISDIR: a kernel without O_TMPFILE; EOPNOTSUPP: a file system. */
+	if (fd < 0 && (errno == EISDIR || errno == EOPNOTSUPP)) {
+		if (make_temp(file, make_named, &fd) < 0)
+			return -1;
+		named = 1;
+	}
+	if (fd < 0)
+		return -1;
+	rc = set_attrs(fd, st) < 0 || send_all(sp, fd) < 0 ? -1 : 0;
+	if (rc == 0 && !named)
+		rc = make_temp(file, make_link, &fd);
+	if (close(fd) < 0 && rc == 0)
+		rc = -1; /* NFS reports a failed write at close */
+	if (rc < 0)
+		drop_temp();
+	return rc;
+}
+
+/*
+ * Atomic replacement: a complete file with FILE's attributes is renamed
+ * over it, so that readers see the old contents or the new, never a
+ * mix, and any error leaves FILE untouched. Returns 0, or -1 with errno
+ * and nothing left beside FILE.
+ *
+ * Nothing is left either when a signal kills spool: the file is
+ * nameless (O_TMPFILE) while it is written, and the fatal signals that
+ * can be caught remove tmp_path. One window remains that nothing can
+ * close: rename(2) is the only call that replaces a name atomically,
+ * and it needs a name to move, while linkat(2) refuses to replace. So
+ * from the moment tmp_path is linked to the rename (the copy path: two
+ * adjacent calls; a spill linked in by spool_persist(): open, fchown
+ * and fchmod too), SIGKILL or a crash leaves tmp_path behind. We call
+ * spool_persist() for the spill file because only the library can link
+ * it; for a copy we make the file ourselves, because spool_persist()
+ * cannot set an owner and mode before the name appears (a directory's
+ * default ACL would override the umask) and because its copy runs with
+ * the fatal signals blocked here.
+ */
+static int replace(FILE *sp, const char *file, const struct stat *st)
+{
+	int rc;
+
+	if (spilled_beside(sp, file))
+		rc = persist_temp(sp, file, st);
+	else
+		rc = write_temp(sp, file, st);
+	if (rc < 0)
+		return -1;
+	if (retire_temp(file) == 0)
+		return 0;
+	drop_temp();
 	return -1;
 }
 
 /*
- * The copy path: a new temp file beside FILE with FILE's attributes,
- * filled from the spool. Returns 0 with tmp_path naming it, FALLBACK
- * when the directory refuses it, or EXIT_IO with the file removed.
+ * Can FILE (open as fd, st its fstat()) take `size` bytes in place
+ * without asking the file system for a single block? Only a regular
+ * file with one link (a rewrite shows through every link) whose blocks
+ * hold at least `size` bytes, and that has no hole before `size` or
+ * its end (writing into a hole allocates). Copy-on-write file systems
+ * (Btrfs, ZFS) allocate anyway: there this can still fail half-way.
  */
-static int write_temp(FILE *sp, const char *file, const struct stat *st)
+static int fits_in_place(int fd, const struct stat *st, off_t size)
 {
-	int fd, rc;
+	off_t hole;
 
-	fd = make_temp(file);
+	if (!S_ISREG(st->st_mode) || st->st_nlink != 1 ||
+	    size > (off_t)st->st_blocks * 512)
+		return 0;
+	hole = lseek(fd, 0, SEEK_HOLE);
+	if (hole < 0 || hole < (size < st->st_size ? size : st->st_size))
+		return 0;
+	return lseek(fd, 0, SEEK_SET) == 0;
+}
+
+/*
+ * No room for a second copy beside FILE (err is ENOSPC or EDQUOT): write
+ * over FILE's own blocks from the start, then cut it to the new size,
+ * as sponge does on a full disk, but only when fits_in_place() says this
+ * cannot run out of room half-way; otherwise FILE stays untouched and
+ * err is reported. Not atomic: readers may see a mix meanwhile.
+ */
+static int rewrite_in_place(FILE *sp, const char *file, const struct stat *st,
+			    int err)
+{
+	off_t size = spool_size(sp);
+	struct stat now;
+	int fd, rc = 0;
+
+	fd = open(file, O_WRONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0)
-		return can_fall_back(errno) ? FALLBACK : io_error(file, errno);
-	rc = set_attrs(fd, st) < 0 ? io_error(file, errno)
-				   : copy_out(sp, fd, file);
+		return io_error(file, err);
+	/* The same file we looked at, and still small enough. */
+	if (size < 0 || fstat(fd, &now) < 0 || now.st_ino != st->st_ino ||
+	    now.st_dev != st->st_dev || !fits_in_place(fd, &now, size)) {
+		close(fd);
+		return io_error(file, err);
+	}
+	if (send_all(sp, fd) < 0 || ftruncate(fd, size) < 0)
+		rc = io_error(file, errno);
 	if (close(fd) < 0 && rc == 0)
 		rc = io_error(file, errno);
-	if (rc != 0)
-		retire_temp(NULL);
 	return rc;
 }
 
-/*
- * Atomic replacement: a complete temp file beside FILE is renamed over
- * it, so that readers see the old contents or the new, never a mix,
- * and any error leaves FILE untouched. Returns 0, EXIT_IO, or FALLBACK
- * when the directory refuses the temp file or the rename.
- */
-static int replace(FILE *sp, const char *file, const struct stat *st)
+/* What a failed atomic write of FILE turns into: a rewrite in place for
+ * lack of room, a copy into FILE for a refusal, else an error. */
+static int after_failure(FILE *sp, const char *file, const struct stat *st,
+			 int err)
 {
-	int rc, err;
-
-	if (link_spill(sp, file, st) < 0) {
-		rc = write_temp(sp, file, st);
-		if (rc != 0)
-			return rc;
-	}
-	if (retire_temp(file) == 0)
-		return 0;
-	err = errno;
-	retire_temp(NULL);
-	return can_fall_back(err) ? FALLBACK : io_error(file, err);
+	if (st != NULL && (err == ENOSPC || err == EDQUOT))
+		return rewrite_in_place(sp, file, st, err);
+	if (can_fall_back(err))
+		return copy_into(sp, file, O_TRUNC);
+	return io_error(file, err);
 }
 
 /*
- * Write the spool to FILE: appended with -a (sponge -a), else replaced.
- * Only a regular file, or a name that does not exist yet, is replaced
- * by rename; a symlink is followed and kept, a FIFO or device written.
+ * Write the spool to FILE: appended with -a, else replaced. Only a
+ * regular file is replaced by rename; a name that does not exist yet
+ * is created by spool_persist(), which names it only once it is
+ * complete (a name that appears meanwhile: EEXIST, so look again); a
+ * symlink is followed and kept, a FIFO or device written.
  */
 static int write_file(FILE *sp, const struct config *cf)
 {
 	struct stat st;
-	int rc = FALLBACK;
+	int tries;
 
 	if (cf->append)
 		return copy_into(sp, cf->file, O_APPEND);
-	if (lstat(cf->file, &st) == 0) {
-		if (S_ISREG(st.st_mode))
-			rc = replace(sp, cf->file, &st);
-	} else if (errno == ENOENT) {
-		rc = replace(sp, cf->file, NULL);
-	} else {
-		return io_error(cf->file, errno);
+	for (tries = 0; tries < 10; tries++) {
+		if (lstat(cf->file, &st) == 0) {
+			if (!S_ISREG(st.st_mode))
+				break;
+			if (replace(sp, cf->file, &st) == 0)
+				return 0;
+			return after_failure(sp, cf->file, &st, errno);
+		}
+		if (errno != ENOENT)
+			return io_error(cf->file, errno);
+		if (spool_persist(sp, cf->file, 0) == 0)
+			return 0;
+		if (errno != EEXIST)
+			return after_failure(sp, cf->file, NULL, errno);
 	}
-	if (rc == FALLBACK)
-		rc = copy_into(sp, cf->file, O_TRUNC);
-	return rc;
+	return copy_into(sp, cf->file, O_TRUNC);
 }
 
 int main(int argc, char **argv)
@@ -560,11 +697,6 @@ int main(int argc, char **argv)
 	sp = spool_fopen_opts(&o, "w+");
 	if (sp == NULL)
 		return io_error("cannot open spool", errno);
-	/* glibc's fread() on a cookie stream always goes through the stdio
-	 * buffer, 8 KiB by default: one read(2) of the spill file per 8 KiB.
-	 * A buffer the size of our blocks cuts that 16-fold. (With a NULL
-	 * buffer glibc would ignore the size.) */
-	setvbuf(sp, stdio_buf, _IOFBF, sizeof(stdio_buf));
 	rc = soak(sp, &cf);
 	if (rc == 0 && cf.file != NULL)
 		rc = write_file(sp, &cf);
