@@ -99,7 +99,9 @@ static int show_help(void)
 	      "\n"
 	      "FILE is replaced atomically (a temporary file beside it,\n"
 	      "renamed over it) when possible, keeping its permissions;\n"
-	      "symlinks and non-regular files are written in place.\n"
+	      "symlinks and non-regular files are written in place, and\n"
+	      "so is FILE when the disk is too full for a second copy\n"
+	      "and the new contents fit in FILE's own blocks.\n"
 	      "Exit status: 0 success, 1 I/O error, 2 usage error.\n",
 	      stdout);
 	return fflush(stdout) == EOF ? io_error("standard output", errno) : 0;
