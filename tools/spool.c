@@ -426,7 +426,8 @@ static int make_temp(const char *file, int (*make)(void *), void *arg)
 	int i, rc;
 
 	for (i = 0; i < 100; i++) {
-		snprintf(tail, sizeof(tail), ".spool-%ld-%d", (long)getpid(), i);
+		snprintf(tail, sizeof(tail), ".spool-%ld-%d", (long)getpid(),
+			 i);
 		if (beside(tmp_path, sizeof(tmp_path), file, tail) < 0)
 			return -1;
 		block_signals(&saved);
@@ -442,7 +443,8 @@ static int make_temp(const char *file, int (*make)(void *), void *arg)
 /* make_temp() ways. The spool's contents, through spool_persist(): with
  * umask 077 the name appears as 0600, readable by no one else before
  * set_attrs() (the command is single-threaded: nothing else creates
- * files meanwhile). */
+ * files meanwhile), unless the directory has a default ACL, which the
+ * kernel applies instead of the umask. */
 static int make_persisted(void *sp)
 {
 	int rc, err;
@@ -484,8 +486,7 @@ static int spilled_beside(FILE *sp, const char *file)
 	struct stat a, b;
 	int fd;
 
-	if (spool_is_rolled(sp) != 1 ||
-	    beside(dir, sizeof(dir), file, ".") < 0)
+	if (spool_is_rolled(sp) != 1 || beside(dir, sizeof(dir), file, ".") < 0)
 		return 0;
 	fd = spool_fileno(sp); /* owned by the spool: not closed here */
 	return fd >= 0 && fstat(fd, &a) == 0 && stat(dir, &b) == 0 &&
@@ -558,10 +559,10 @@ static int write_temp(FILE *sp, const char *file, const struct stat *st)
  * close: rename(2) is the only call that replaces a name atomically,
  * and it needs a name to move, while linkat(2) refuses to replace. So
  * from the moment tmp_path is linked to the rename (the copy path: two
- * adjacent calls; a spill linked in by spool_persist(): open, fchown
- * and fchmod too), SIGKILL or a crash leaves tmp_path behind. We call
- * spool_persist() for the spill file because only the library can link
- * it; for a copy we make the file ourselves, because spool_persist()
+ * adjacent calls; a spill linked in by spool_persist(): open, fchown,
+ * fchmod and close too), SIGKILL or a crash leaves tmp_path behind. We
+ * call spool_persist() for the spill file because only the library can
+ * link it; for a copy we make the file ourselves, because spool_persist()
  * cannot set an owner and mode before the name appears (a directory's
  * default ACL would override the umask) and because its copy runs with
  * the fatal signals blocked here.
