@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "spool.h"
+#include "bench.h"
 
 #define KIB ((size_t)1024)
 #define MIB (1024 * KIB)
@@ -39,7 +40,6 @@
 #define DISK_THRESHOLD MIB	/* "spool on disk" */
 #define BIG_THRESHOLD (8 * MIB) /* the 1 GiB memory target */
 #define SLACK (2 * BLOCK)	/* fmemopen room past the payload */
-#define MAX_ROUNDS 51		/* also the most values median() takes */
 
 /* Settings from the command line. */
 static struct {
@@ -84,14 +84,6 @@ static void make_data(void)
 	memset(small, 'x', sizeof(small));
 }
 
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 /* A "Key:   123 kB" line of /proc/self/status, in KiB; -1 if absent. */
 static long status_kb(const char *key)
 {
@@ -120,13 +112,6 @@ static size_t heap_in_use(void)
 	return mi.uordblks + mi.hblkhd;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
-
 static void min_max(const double *v, int n, double *lo, double *hi)
 {
 	int i;
@@ -136,18 +121,6 @@ static void min_max(const double *v, int n, double *lo, double *hi)
 		*lo = v[i] < *lo ? v[i] : *lo;
 		*hi = v[i] > *hi ? v[i] : *hi;
 	}
-}
-
-/* Median of v[0..n), n <= MAX_ROUNDS; 0 when n == 0. */
-static double median(const double *v, int n)
-{
-	double s[MAX_ROUNDS];
-
-	if (n == 0)
-		return 0;
-	memcpy(s, v, (size_t)n * sizeof(*s));
-	qsort(s, (size_t)n, sizeof(*s), cmp_double);
-	return n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
 }
 
 /* Backends */
@@ -714,28 +687,24 @@ static void measure_child(const void *arg, struct sample *s)
 }
 
 /* Run fn in a forked child and collect the sample it fills in. */
+struct call {
+	child_fn *fn;
+	const void *arg;
+};
+
+static void call_child(const void *c, void *out)
+{
+	const struct call *k = c;
+
+	k->fn(k->arg, out);
+}
+
 static int in_child(child_fn *fn, const void *arg, struct sample *s)
 {
-	int fd[2], status;
-	ssize_t n;
-	pid_t pid;
+	struct call k = { fn, arg };
 
 	memset(s, 0, sizeof(*s));
-	if (pipe(fd) < 0)
-		return -1;
-	fflush(NULL);
-	pid = fork();
-	if (pid == 0) {
-		close(fd[0]);
-		fn(arg, s);
-		fflush(NULL);
-		_exit(write(fd[1], s, sizeof(*s)) == sizeof(*s) ? 0 : 1);
-	}
-	close(fd[1]);
-	n = pid < 0 ? -1 : read(fd[0], s, sizeof(*s));
-	close(fd[0]);
-	if (pid < 0 || waitpid(pid, &status, 0) < 0 || status != 0 ||
-	    n != (ssize_t)sizeof(*s)) {
+	if (run_forked(call_child, &k, s, sizeof(*s)) < 0) {
 		s->ok = 0;
 		return -1;
 	}
@@ -1449,35 +1418,6 @@ static void print_rollover(void)
 }
 
 /* Command line */
-
-static int parse_size(const char *arg, size_t *out)
-{
-	char *end;
-	unsigned long long v;
-
-	errno = 0;
-	v = strtoull(arg, &end, 10);
-	if (errno != 0 || end == arg || v == 0)
-		return -1;
-	switch (*end) {
-	case 'G':
-		v *= 1024;
-		/* fall through */
-	case 'M':
-		v *= 1024;
-		/* fall through */
-	case 'K':
-		v *= 1024;
-		end++;
-		break;
-	default:
-		break;
-	}
-	if (*end != '\0' || v > SIZE_MAX / 2)
-		return -1;
-	*out = (size_t)v;
-	return 0;
-}
 
 static int find_name(const char *name, size_t len, int wl)
 {
