@@ -252,8 +252,11 @@ static int start_reader(struct ctx *c)
 	}
 	c->reader = fork();
 	if (c->reader == 0) {
-		close(fd[1]);
-		close(ack[0]);
+		/* Every other descriptor, another reader's pipe above all:
+		 * holding its write end, this one would keep it from EOF. */
+		for (k = 3; k < 1024; k++)
+			if (k != fd[0] && k != ack[1])
+				close((int)k);
 		while ((k = read(fd[0], buf, sizeof(buf))) != 0) {
 			if (k < 0 && errno == EINTR)
 				continue;
@@ -706,6 +709,12 @@ static int one_pass(const struct leg *l, struct ctx *c, double *secs)
 	return rc;
 }
 
+static void ctx_init(struct ctx *c, size_t n)
+{
+	*c = (struct ctx){
+	    .n = n, .src = -1, .dst = -1, .pipe_wr = -1, .ack = -1};
+}
+
 static void ctx_free(struct ctx *c)
 {
 	stop_reader(c);
@@ -727,11 +736,11 @@ static void ctx_free(struct ctx *c)
  * passes until MIN_TIMED seconds, the median counting. */
 static void run_leg(const struct leg *l, int mode, struct sample *s)
 {
-	struct ctx c = {.src = -1, .dst = -1, .pipe_wr = -1, .ack = -1};
 	double secs[MAX_PASSES], t, total = 0;
 	int n = 0, most = l->max_passes ? l->max_passes : MAX_PASSES;
+	struct ctx c;
 
-	c.n = size_of(l->size);
+	ctx_init(&c, size_of(l->size));
 	s->ok = 0;
 	if (mode == WARM && one_pass(l, &c, &t) < 0)
 		goto out;
@@ -769,16 +778,112 @@ static void in_child(const struct job *j, struct sample *s)
 		s->ok = 0;
 }
 
+/* A leg's cost: the time of a pass, or of one call for R_CALLS rows. */
+static double cost(const struct row *rw, double secs, double units)
+{
+	return rw->flags & R_CALLS ? secs / units : secs;
+}
+
+/* baseline / spool (a speed ratio), or spool / other for R_UPPER rows. */
+static double ratio_of(const struct row *rw, double op, double base)
+{
+	return rw->flags & R_UPPER ? op / base : base / op;
+}
+
+/* One round of a row: each leg's cost and their ratio. */
+struct round {
+	double op, base, ratio;
+	int ok;
+};
+
+/* Cold: each leg in a fresh child, one pass; which goes first
+ * alternates from round to round. */
+static void cold_round(const struct row *rw, int r, struct round *out)
+{
+	struct job jo = {&rw->op, COLD}, jb = {&rw->base, COLD};
+	struct sample so, sb;
+
+	if (r % 2 == 0) {
+		in_child(&jo, &so);
+		in_child(&jb, &sb);
+	} else {
+		in_child(&jb, &sb);
+		in_child(&jo, &so);
+	}
+	out->ok = so.ok && sb.ok;
+	if (!out->ok)
+		return;
+	out->op = cost(rw, so.secs, so.units);
+	out->base = cost(rw, sb.secs, sb.units);
+	out->ratio = ratio_of(rw, out->op, out->base);
+}
+
+/*
+ * Warm: both legs in one child, one pass each in turn (which goes first
+ * alternates), after a warm-up pass of each, until both add up to twice
+ * MIN_TIMED; the median of the per-pair ratios counts. Other tenants'
+ * load moves in seconds, a pair in milliseconds: it moves both alike.
+ * The readers of pipe rows start before either leg allocates anything.
+ */
+static void pair_child(const void *arg, void *out)
+{
+	const struct row *rw = arg;
+	const struct leg *l[2] = {&rw->op, &rw->base};
+	struct ctx c[2];
+	double t, v[2][MAX_PASSES], ratio[MAX_PASSES], total = 0;
+	int i, k, n = 0, most = MAX_PASSES;
+	struct round *rd = out;
+
+	rd->ok = 0;
+	set_allocator(WARM);
+	for (i = 0; i < 2; i++) {
+		ctx_init(&c[i], size_of(l[i]->size));
+		if (l[i]->max_passes && l[i]->max_passes < most)
+			most = l[i]->max_passes;
+	}
+	for (i = 0; i < 2; i++)
+		if (l[i]->target == T_PIPE && start_reader(&c[i]) < 0)
+			goto out;
+	for (i = 0; i < 2; i++)
+		if (one_pass(l[i], &c[i], &t) < 0)
+			goto out;
+	do {
+		for (k = 0; k < 2; k++) {
+			i = (k + n) % 2;
+			if (one_pass(l[i], &c[i], &t) < 0)
+				goto out;
+			v[i][n] = cost(rw, t, (double)c[i].units);
+			total += t;
+		}
+		ratio[n] = ratio_of(rw, v[0][n], v[1][n]);
+		n++;
+	} while (total < 2 * MIN_TIMED && n < most);
+	rd->op = median(v[0], n);
+	rd->base = median(v[1], n);
+	rd->ratio = median(ratio, n);
+	rd->ok = 1;
+out:
+	ctx_free(&c[0]);
+	ctx_free(&c[1]);
+}
+
+static void warm_round(const struct row *rw, struct round *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (run_forked(pair_child, rw, out, sizeof(*out)) < 0)
+		out->ok = 0;
+}
+
 /* Reporting */
 
-static void print_time(const struct row *rw, double secs, double units)
+static void print_time(const struct row *rw, double c)
 {
 	if (rw->flags & R_CALLS)
-		printf(" %.0f ns |", secs / units * 1e9);
-	else if (secs < 1e-3)
-		printf(" %.1f us |", secs * 1e6);
+		printf(" %.0f ns |", c * 1e9);
+	else if (c < 1e-3)
+		printf(" %.1f us |", c * 1e6);
 	else
-		printf(" %.2f ms |", secs * 1e3);
+		printf(" %.2f ms |", c * 1e3);
 }
 
 static const char *verdict(const struct row *rw, double ratio, double lo,
@@ -804,39 +909,28 @@ static void size_name(size_t n, char *out, size_t len)
 }
 
 /*
- * One row in one memory mode: every round runs both legs, each in a fresh
- * child, back to back; which goes first alternates. The ratio is the
- * median of the per-round ratios: baseline time / spool time (a speed
- * ratio), or for R_UPPER rows spool time / baseline time.
+ * One row in one memory mode, cfg.rounds times. The ratio is the median
+ * of the rounds' ratios (see ratio_of()); the times are the medians of
+ * the rounds' costs.
  */
 static void run_row(const struct row *rw, int mode)
 {
 	double v[MAX_ROUNDS], t_op[MAX_ROUNDS], t_base[MAX_ROUNDS];
-	double lo = 0, hi = 0, ratio, units_op = 1, units_base = 1;
-	struct job jo = {&rw->op, mode}, jb = {&rw->base, mode};
-	struct sample so, sb;
+	double lo = 0, hi = 0, ratio;
+	struct round rd;
 	char sz[32];
 	int r, n = 0;
 
 	for (r = 0; r < cfg.rounds; r++) {
-		if (r % 2 == 0) {
-			in_child(&jo, &so);
-			in_child(&jb, &sb);
-		} else {
-			in_child(&jb, &sb);
-			in_child(&jo, &so);
-		}
-		if (!so.ok || !sb.ok)
+		if (mode == COLD)
+			cold_round(rw, r, &rd);
+		else
+			warm_round(rw, &rd);
+		if (!rd.ok)
 			continue;
-		units_op = so.units;
-		units_base = sb.units;
-		t_op[n] = so.secs;
-		t_base[n] = sb.secs;
-		v[n] = rw->flags & R_CALLS
-			   ? (so.secs / so.units) / (sb.secs / sb.units)
-			   : so.secs / sb.secs;
-		if (!(rw->flags & R_UPPER))
-			v[n] = 1 / v[n];
+		t_op[n] = rd.op;
+		t_base[n] = rd.base;
+		v[n] = rd.ratio;
 		lo = n == 0 || v[n] < lo ? v[n] : lo;
 		hi = n == 0 || v[n] > hi ? v[n] : hi;
 		n++;
@@ -850,9 +944,9 @@ static void run_row(const struct row *rw, int mode)
 		printf(" failed | %s | | | | | |\n", rw->base.name);
 		return;
 	}
-	print_time(rw, median(t_op, n), units_op);
+	print_time(rw, median(t_op, n));
 	printf(" %s |", rw->base.name);
-	print_time(rw, median(t_base, n), units_base);
+	print_time(rw, median(t_base, n));
 	ratio = median(v, n);
 	printf(" %.2f | %.2f-%.2f | ", ratio, lo, hi);
 	if (rw->flags & R_INFO)
@@ -877,6 +971,13 @@ static int wanted(const struct row *rw)
 		p += k + (p[k] == ',');
 	}
 	return 0;
+}
+
+/* A -big row is the row without -big again when -S is -s. */
+static int repeated(const struct row *rw)
+{
+	return rw->op.size == SZ_BIG && cfg.big == cfg.payload &&
+	       strstr(rw->name, "-big") != NULL;
 }
 
 /* The rows that need the other file system, when it is not there. */
@@ -938,7 +1039,7 @@ static void print_legend(void)
 
 	printf("\nRows:\n\n");
 	for (i = 0; i < NROWS; i++)
-		if (wanted(&rows[i]))
+		if (wanted(&rows[i]) && !repeated(&rows[i]))
 			printf("- %s: %s\n", rows[i].name, rows[i].what);
 }
 
@@ -952,9 +1053,8 @@ static void run_all(void)
 		rw = &rows[i];
 		if (!wanted(rw))
 			continue;
-		if (rw->op.size == SZ_BIG && rw->base.size == SZ_BIG &&
-		    cfg.big == cfg.payload && strstr(rw->name, "-big"))
-			continue; /* the same as the row without -big */
+		if (repeated(rw))
+			continue;
 		if (!runnable(rw)) {
 			printf("| %s | | | skipped: %s is not a usable "
 			       "other file system | | | | | | | |\n",
