@@ -199,12 +199,18 @@ static int link_in_place(struct spool *s, const struct target *t)
 		return -1;
 	if (st.st_dev != dst.st_dev || new_file_mode(t, &mode) < 0)
 		return 1;
-	if (spool__fchmod(s->fd, mode) < 0 ||
-	    ((t->flags & SPOOL_SYNC) && spool__fsync(s->fd) < 0))
+	if (spool__fchmod(s->fd, mode) < 0)
 		return -1;
-	if (name_fd(t, s->fd) < 0)
+	if (((t->flags & SPOOL_SYNC) && spool__fsync(s->fd) < 0) ||
+	    name_fd(t, s->fd) < 0) {
+		/* Still nameless: the temp file's own mode (0600) again. */
+		int err = errno;
+
+		(void)spool__fchmod(s->fd, st.st_mode & 07777);
+		errno = err;
 		/* A file made without O_TMPFILE cannot be linked: copy. */
 		return errno == ENOENT || errno == EXDEV ? 1 : -1;
+	}
 	s->linked = 1;
 	return sync_dir(t);
 }

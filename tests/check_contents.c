@@ -1260,6 +1260,11 @@ START_TEST(test_persist_existing_eexist)
 	ck_assert(S_ISLNK(st.st_mode));
 	ck_assert_int_eq(access(nowhere, F_OK), -1);
 	ck_assert_int_eq(tu_count_entries(dir), 3);
+	/* On disk the refused link left the temp file's mode as it was. */
+	if (spool_is_rolled(fp) == 1) {
+		ck_assert_int_eq(fstat(spool_fileno(fp), &st), 0);
+		ck_assert_int_eq(st.st_mode & 07777, 0600);
+	}
 	ck_assert_int_eq(fclose(fp), 0);
 	ck_assert_int_eq(unlink(file), 0);
 	ck_assert_int_eq(unlink(link), 0);
