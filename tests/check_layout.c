@@ -502,8 +502,8 @@ START_TEST(test_iobuf_kept)
 }
 END_TEST
 
-/* Reading from the end: nothing to read, no swap and no leak (the new
- * block is freed when the refill finds end of file). */
+/* Reading from the end: nothing to read and no swap; a refill that
+ * finds end of file frees the new block (measured below). */
 START_TEST(test_iobuf_at_eof)
 {
 #ifdef SPOOL_GLIBC_INTERNALS
@@ -517,6 +517,59 @@ START_TEST(test_iobuf_at_eof)
 	pair_read(&p, 10);
 	ck_assert_uint_eq(bufsize(p.sp), 64 * KiB);
 	pair_close(&p);
+#else
+	puts(NO_BUF_FIELDS);
+#endif
+}
+END_TEST
+
+#ifdef SPOOL_GLIBC_INTERNALS
+/* One spool through the swap: on disk, one byte read, so the refill
+ * swaps in the 64 KiB buffer (at_end: the read finds end of file, and
+ * the new block goes back at once). */
+static void swap_once(int at_end)
+{
+	FILE *fp = spool_fopen(512 * KiB, "w+");
+
+	ck_assert_ptr_nonnull(fp);
+	ck_assert_int_ge(fputs("x", fp), 0);
+	ck_assert_int_eq(spool_rollover(fp), 0);
+	if (at_end)
+		ck_assert_int_eq(fseeko(fp, 0, SEEK_END), 0);
+	else
+		rewind(fp);
+	ck_assert_int_eq(fgetc(fp), at_end ? EOF : 'x');
+	if (!at_end)
+		ck_assert_uint_eq(bufsize(fp), 64 * KiB);
+	ck_assert_int_eq(fclose(fp), 0);
+}
+#endif
+
+/*
+ * The swap frees what it replaces: glibc's own 8 KiB buffer after a
+ * refill into the new block, the new block after a refill that found
+ * end of file. 1,000 spools each way must leave the heap as it was
+ * (a leak of either is 8 or 64 MB here).
+ */
+START_TEST(test_iobuf_swap_leaves_heap)
+{
+#ifdef SPOOL_GLIBC_INTERNALS
+	NEED_FAST_PATH();
+	size_t before, grew;
+	int at_end, i;
+
+	if (!tu_heap_measurable())
+		return;
+	for (at_end = 0; at_end < 2; at_end++) {
+		swap_once(at_end); /* the registry and stdio set up */
+		before = tu_heap_used();
+		for (i = 0; i < 1000; i++)
+			swap_once(at_end);
+		grew = tu_heap_used() - before;
+		ck_assert_msg(tu_heap_used() < before + 64 * KiB,
+			      "the heap grew by %zu bytes over 1,000 swaps%s",
+			      grew, at_end ? " at end of file" : "");
+	}
 #else
 	puts(NO_BUF_FIELDS);
 #endif
@@ -1113,6 +1166,7 @@ int main(void)
 	tcase_add_test(tc, test_iobuf_grows_writing);
 	tcase_add_loop_test(tc, test_iobuf_kept, 0, NKEEP);
 	tcase_add_test(tc, test_iobuf_at_eof);
+	tcase_add_test(tc, test_iobuf_swap_leaves_heap);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("segments");
 	tcase_set_timeout(tc, 60);

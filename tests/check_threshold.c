@@ -219,33 +219,6 @@ END_TEST
 
 /* ---- memory: never more than the threshold for the contents ---- */
 
-/* Bytes in use on the glibc heap, mmapped chunks included. */
-static size_t heap_used(void)
-{
-	struct mallinfo2 mi = mallinfo2();
-
-	return mi.uordblks + mi.hblkhd;
-}
-
-/* mallinfo2() sees only glibc's own allocator: under valgrind or
- * another malloc it reports nothing, and these tests cannot measure. */
-static int heap_measurable(void)
-{
-	size_t before = heap_used(), after;
-	char *p = malloc(MiB);
-
-	ck_assert_ptr_nonnull(p);
-	memset(p, 1, MiB);
-	after = heap_used();
-	free(p);
-	if (after >= before + MiB)
-		return 1;
-	printf("SKIP %s: mallinfo2() does not see malloc "
-	       "(valgrind or a sanitizer)\n",
-	       tcase_name());
-	return 0;
-}
-
 /* What the margin allows on top of the threshold: the 8 KiB stdio
  * buffer, the struct spool, registry and FILE, malloc's page rounding
  * of mmapped chunks (about 12 KiB measured in all). Small enough that a
@@ -259,18 +232,18 @@ START_TEST(test_threshold_memory_bounded_stepwise)
 	unsigned char *data = pattern(10 * MiB);
 	FILE *fp;
 
-	if (!heap_measurable()) {
+	if (!tu_heap_measurable()) {
 		free(data);
 		return;
 	}
 	fp = spool_fopen(MiB, "w+");
 	ck_assert_ptr_nonnull(fp);
-	base = heap_used();
+	base = tu_heap_used();
 	for (done = 0; done < 10 * MiB; done += chunk) {
 		ck_assert_uint_eq(fwrite(data + done, 1, chunk, fp), chunk);
-		ck_assert_msg(heap_used() <= base + MiB + MARGIN,
+		ck_assert_msg(tu_heap_used() <= base + MiB + MARGIN,
 			      "%zu bytes in use after %zu written",
-			      heap_used() - base, done + chunk);
+			      tu_heap_used() - base, done + chunk);
 	}
 	ck_assert_int_eq(spool_is_rolled(fp), 1);
 	expect_fd_contents(fp, data, 10 * MiB);
@@ -357,7 +330,7 @@ START_TEST(test_threshold_memory_bounded_one_call)
 	FILE *fp;
 
 	data[n] = '\0';
-	if (!heap_measurable()) {
+	if (!tu_heap_measurable()) {
 		free(data);
 		return;
 	}
@@ -390,22 +363,22 @@ START_TEST(test_threshold_memory_released_on_rollover)
 	size_t base, full, after;
 	FILE *fp;
 
-	if (!heap_measurable()) {
+	if (!tu_heap_measurable()) {
 		free(data);
 		return;
 	}
 	fp = spool_fopen(MiB, "w+");
 	ck_assert_ptr_nonnull(fp);
-	base = heap_used();
+	base = tu_heap_used();
 	ck_assert_uint_eq(fwrite(data, 1, MiB, fp), MiB);
 	ck_assert_int_eq(fflush(fp), 0);
 	ck_assert_int_eq(spool_is_rolled(fp), 0);
-	full = heap_used();
+	full = tu_heap_used();
 	ck_assert_uint_ge(full, base + MiB); /* the contents are held */
 	ck_assert_int_eq(fputc(data[MiB], fp), data[MiB]);
 	ck_assert_int_eq(fflush(fp), 0);
 	ck_assert_int_eq(spool_is_rolled(fp), 1);
-	after = heap_used();
+	after = tu_heap_used();
 	ck_assert_msg(after + MiB <= full, "%zu bytes still in use",
 		      after - base);
 	expect_contents(fp, data, MiB + 1);
@@ -437,7 +410,7 @@ START_TEST(test_threshold_memory_in_memory_overhead)
 	size_t i, n, done, step, base, used;
 	FILE *fp;
 
-	if (!heap_measurable()) {
+	if (!tu_heap_measurable()) {
 		free(data);
 		return;
 	}
@@ -447,7 +420,7 @@ START_TEST(test_threshold_memory_in_memory_overhead)
 		ck_assert_ptr_nonnull(fp);
 		/* unbuffered: no 8 KiB stdio buffer in the figures */
 		ck_assert_int_eq(setvbuf(fp, NULL, _IONBF, 0), 0);
-		base = heap_used();
+		base = tu_heap_used();
 		step = _i == 0 ? n : 100;
 		for (done = 0; done < n; done += step) {
 			if (step > n - done)
@@ -455,7 +428,7 @@ START_TEST(test_threshold_memory_in_memory_overhead)
 			ck_assert_uint_eq(fwrite(data + done, 1, step, fp),
 					  step);
 		}
-		used = heap_used() - base;
+		used = tu_heap_used() - base;
 		ck_assert_msg(used <= held_bound(n),
 			      "%zu bytes held cost %zu (bound %zu)", n, used,
 			      held_bound(n));

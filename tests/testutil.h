@@ -10,6 +10,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -332,6 +333,33 @@ static inline int tu_have_private_tmpfs(char *why, size_t len)
 	snprintf(why, len, "no private tmpfs mount (unshare/mount: %s)",
 		 strerror(err));
 	return err == 0;
+}
+
+/* Bytes in use on the glibc heap, mmapped chunks included. */
+static inline size_t tu_heap_used(void)
+{
+	struct mallinfo2 mi = mallinfo2();
+
+	return mi.uordblks + mi.hblkhd;
+}
+
+/* mallinfo2() sees only glibc's own allocator: under valgrind or
+ * another malloc it reports nothing, and a test cannot measure. */
+static inline int tu_heap_measurable(void)
+{
+	size_t before = tu_heap_used(), after;
+	char *p = malloc(1 << 20);
+
+	ck_assert_ptr_nonnull(p);
+	memset(p, 1, 1 << 20);
+	after = tu_heap_used();
+	free(p);
+	if (after >= before + (1 << 20))
+		return 1;
+	printf("SKIP %s: mallinfo2() does not see malloc "
+	       "(valgrind or a sanitizer)\n",
+	       tcase_name());
+	return 0;
 }
 
 #endif /* SPOOL_TESTUTIL_H */
