@@ -163,9 +163,9 @@ static int mem_realloc(struct spool *s, size_t cap, const struct store *w)
  * Past HEAD_MAX the image grows by new segments, not by a bigger block.
  * Why: a growing block moves now and then (in the heap realloc copies
  * it; a mapping is moved page by page by mremap), and a spool cannot
- * know its final size up front as fmemopen() does. Measured in a cold
- * 64 MiB fill: 9 of 28 growth steps moved the block, 1.4% of the time;
- * a new segment is one malloc. A segment never moves.
+ * know its final size up front as fmemopen() does; a new segment is one
+ * malloc, and never moves (bench/README, "Figures behind lib/'s
+ * comments", has what a moving block cost).
  */
 #ifndef SPOOL_TINY_SEGMENTS
 #define HEAD_MAX ((size_t)256 << 10)
@@ -292,9 +292,10 @@ static void map_ahead(struct spool *s, size_t from, size_t end)
  * doubles from there. One allocation, not one per segment: small blocks
  * freed in between would sit in glibc's per-thread cache between the
  * segments, and a spool opened after this one could not reuse the
- * memory in the same places (measured: 75 against 67 MB resident after
- * repeated 64 MiB spools in one heap). A spool that never passes the
- * head has no table, and struct spool only a pointer to it.
+ * memory in the same places: more resident memory after repeated big
+ * spools in one heap (bench/README, "Figures behind lib/'s comments").
+ * A spool that never passes the head has no table, and struct spool
+ * only a pointer to it.
  */
 #define SEGS_MIN 64
 
@@ -351,9 +352,9 @@ static int seg_add(struct spool *s, size_t len, const struct store *w)
  * Write image bytes [*at, end) to fd, looping over EINTR and short
  * counts; 0 on success, -1 with errno, *at past what was written either
  * way (spool_send() resumes from there after EAGAIN). One writev(2)
- * takes up to IOV_BATCH pieces: a write(2) per segment made the
- * rollover of a 1 MiB image (eight pieces) cost 1.02x tmpfile() where
- * one block cost 0.78x.
+ * takes up to IOV_BATCH pieces: a write(2) per segment made a segmented
+ * image's rollover slower than tmpfile() (bench/README, "Figures behind
+ * lib/'s comments").
  */
 #define IOV_BATCH 64
 
@@ -536,9 +537,8 @@ int spool__img_resize(struct spool *s, off_t length)
  * A read in memory asks the CPU to start loading what the next one will
  * copy: the next READ_AHEAD bytes of the image (within one piece). Its
  * hardware prefetchers stop at every 4 KiB page; a hint runs across
- * them. Warm 64 MiB, interleaved with fmemopen in one process: fgets
- * 0.999x -> 1.039x, and a 64 KiB fread 15-16 -> 20-23 GB/s; 32 KiB of
- * hints did worse for fgets (1.020x). Only a hint: nothing changes.
+ * them. 16 KiB did better than 32 KiB (bench/README, "Figures behind
+ * lib/'s comments"). Only a hint: nothing changes.
  */
 #define READ_AHEAD ((size_t)16 << 10)
 

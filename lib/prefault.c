@@ -14,17 +14,16 @@
 
 /*
  * Fresh memory costs a page fault per 4 KiB page at first touch, most of
- * the time of a cold fill here (24 ms for 64 MiB, where copying onto
- * mapped pages takes 2). MADV_POPULATE_WRITE (Linux 5.14) maps a range
- * inside the kernel in one call instead: a cold 64 MiB fwrite in 64 KiB
- * blocks went from 0.99x to 1.2x fmemopen (bench/README).
+ * the time of a cold fill. MADV_POPULATE_WRITE (Linux 5.14) maps a range
+ * inside the kernel in one call instead, which made cold fills faster
+ * than fmemopen's (bench/README, "Figures behind lib/'s comments").
  * So writes into a fresh segment map the pages up to AHEAD bytes past
  * their end first (image.c, map_ahead()); a sliding window, so that the
  * spool's resident memory stays its contents plus AHEAD, not its whole
  * capacity. A segment is
  * fresh when its middle page is not resident: memory that malloc reuses
- * is mapped already, and the call would walk it for nothing (5 ms per
- * 64 MiB). Blocks under PREFAULT_MIN are not worth the mincore(). Both
+ * is mapped already, and the call would walk it for nothing. Blocks
+ * under PREFAULT_MIN are not worth the mincore(). Both
  * calls are hints: if one fails, pages are mapped at first touch.
  */
 #define PREFAULT_MIN ((size_t)1 << 20)

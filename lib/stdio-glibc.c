@@ -345,7 +345,8 @@ int spool__stdio_confused(const struct spool_stdio *io, const FILE *fp,
  * (libio/genops.c, _IO_enable_locks). A spool's callbacks are the
  * library's own and never do. So a spool opened by a single-threaded
  * process drops the mark, as a fopen() stream has it: putc() then costs
- * no atomic operations (5x faster). The first pthread_create() marks
+ * no atomic operations (bench/README, "Figures behind lib/'s
+ * comments"). The first pthread_create() marks
  * every stream on glibc's list again, spools included (fopencookie links
  * them in), and streams opened after that keep the mark.
  */
