@@ -50,16 +50,15 @@ static struct {
 	unsigned only;	/* -w: bit mask of workloads; 0 = all */
 	int mode;	/* -m: COLD or WARM, for -o */
 	size_t bufsize; /* -b: stdio buffer for every stream; 0 = glibc's */
-} cfg = { 64 * MIB, 5, 0, 0, 0, 0, 0 };
+} cfg = {64 * MIB, 5, 0, 0, 0, 0, 0};
 
 /* cfg.only: workload w is bit w, the parts after the table bits 16... */
 #define TABLE_BITS 0xffffu
 #define SECTION_BIT(k) (1u << (16 + (k)))
 
 /* Data the workloads write: whole lines, a 64 KiB pattern, a record. */
-static const char *const words[8] = { "alpha", "bravo",  "charlie",
-				      "delta", "echo",   "foxtrot",
-				      "golf",  "hotel" };
+static const char *const words[8] = {"alpha", "bravo",	 "charlie", "delta",
+				     "echo",  "foxtrot", "golf",    "hotel"};
 static char text[BLOCK]; /* lines as fprintf writes them, ends in '\n' */
 static size_t text_len;
 static char block[BLOCK];
@@ -257,9 +256,9 @@ static int null_seek(void *cookie, off64_t *off, int whence)
 static FILE *open_null(struct stream *st, size_t cap)
 {
 	static const cookie_io_functions_t io = {
-		.read = null_read,
-		.write = null_write,
-		.seek = null_seek,
+	    .read = null_read,
+	    .write = null_write,
+	    .seek = null_seek,
 	};
 
 	(void)st;
@@ -324,10 +323,10 @@ static int temp_fd(void)
 static FILE *open_fd_cookie(struct stream *st, size_t cap)
 {
 	static const cookie_io_functions_t io = {
-		.read = fd_read,
-		.write = fd_write,
-		.seek = fd_seek,
-		.close = fd_close,
+	    .read = fd_read,
+	    .write = fd_write,
+	    .seek = fd_seek,
+	    .close = fd_close,
 	};
 	FILE *fp;
 	int fd;
@@ -350,14 +349,14 @@ struct backend {
 };
 
 static const struct backend backends[NBACK] = {
-	[B_SPOOL_MEM] = { "spool-mem", open_spool_mem, 1 },
-	[B_SPOOL_DISK] = { "spool-disk", open_spool_disk, 1 },
-	[B_SPOOL_CROSS] = { "spool-cross", open_spool_cross, 1 },
-	[B_FMEM] = { "fmemopen", open_fmem, 1 },
-	[B_MEMSTREAM] = { "open_memstream", open_memstream_backend, 0 },
-	[B_TMPFILE] = { "tmpfile", open_tmpfile, 1 },
-	[B_NULL] = { "null-cookie", open_null, 1 },
-	[B_FD] = { "fd-cookie", open_fd_cookie, 1 },
+    [B_SPOOL_MEM] = {"spool-mem", open_spool_mem, 1},
+    [B_SPOOL_DISK] = {"spool-disk", open_spool_disk, 1},
+    [B_SPOOL_CROSS] = {"spool-cross", open_spool_cross, 1},
+    [B_FMEM] = {"fmemopen", open_fmem, 1},
+    [B_MEMSTREAM] = {"open_memstream", open_memstream_backend, 0},
+    [B_TMPFILE] = {"tmpfile", open_tmpfile, 1},
+    [B_NULL] = {"null-cookie", open_null, 1},
+    [B_FD] = {"fd-cookie", open_fd_cookie, 1},
 };
 
 /*
@@ -556,22 +555,22 @@ struct workload {
 enum { NWL = 9 };
 
 static const struct workload workloads[NWL] = {
-	{ "fprintf", wl_fprintf, WF_COLD, 1.0, 0.9 },
-	{ "fwrite40", wl_rec40, WF_COLD, 1.0, 0.9 },
-	{ "fwrite64k", wl_blk64k, WF_COLD, 1.0, 0.9 },
-	{ "putc", wl_putc, WF_COLD, 1.0, 0 },
-	{ "putc_unlocked", wl_putc_unlocked, WF_INFO, 0, 0 },
-	{ "putc_bycaller", wl_putc_bycaller, WF_INFO, 0, 0 },
-	{ "fgets", wl_fgets, WF_READ, 1.0, 0.9 },
-	{ "fread64k", wl_fread, WF_READ, 1.0, 0.9 },
-	{ "open-close", NULL, WF_OPS, 0.5, 10.0 },
+    {"fprintf", wl_fprintf, WF_COLD, 1.0, 0.9},
+    {"fwrite40", wl_rec40, WF_COLD, 1.0, 0.9},
+    {"fwrite64k", wl_blk64k, WF_COLD, 1.0, 0.9},
+    {"putc", wl_putc, WF_COLD, 1.0, 0},
+    {"putc_unlocked", wl_putc_unlocked, WF_INFO, 0, 0},
+    {"putc_bycaller", wl_putc_bycaller, WF_INFO, 0, 0},
+    {"fgets", wl_fgets, WF_READ, 1.0, 0.9},
+    {"fread64k", wl_fread, WF_READ, 1.0, 0.9},
+    {"open-close", NULL, WF_OPS, 0.5, 10.0},
 };
 
 /* Measuring */
 
 enum { COLD, WARM, NMODE };
 
-static const char *const mode_names[NMODE] = { "cold", "warm" };
+static const char *const mode_names[NMODE] = {"cold", "warm"};
 
 struct sample {
 	double secs;
@@ -604,7 +603,7 @@ static __attribute__((noinline)) size_t timed(const struct job *j, FILE *fp)
 /* One pass: open, fill for a read, time the workload, close. */
 static int one_pass(const struct job *j, struct sample *s)
 {
-	struct stream st = { 0 };
+	struct stream st = {0};
 	size_t want = 0;
 	double t0;
 	int ok;
@@ -701,7 +700,7 @@ static void call_child(const void *c, void *out)
 
 static int in_child(child_fn *fn, const void *arg, struct sample *s)
 {
-	struct call k = { fn, arg };
+	struct call k = {fn, arg};
 
 	memset(s, 0, sizeof(*s));
 	if (run_forked(call_child, &k, s, sizeof(*s)) < 0) {
@@ -730,10 +729,10 @@ static int applies(const struct workload *w, int b, int mode)
  * alternates.
  */
 static const int pairs[][2] = {
-	{ B_SPOOL_MEM, B_FMEM },
-	{ B_SPOOL_DISK, B_TMPFILE },
-	{ B_MEMSTREAM, B_NULL },
-	{ B_SPOOL_CROSS, B_FD },
+    {B_SPOOL_MEM, B_FMEM},
+    {B_SPOOL_DISK, B_TMPFILE},
+    {B_MEMSTREAM, B_NULL},
+    {B_SPOOL_CROSS, B_FD},
 };
 #define NPAIRS ((int)(sizeof(pairs) / sizeof(pairs[0])))
 _Static_assert(sizeof(pairs) / sizeof(pairs[0][0]) == NBACK,
@@ -741,7 +740,7 @@ _Static_assert(sizeof(pairs) / sizeof(pairs[0][0]) == NBACK,
 
 static void run_cell(int w, int m, int r)
 {
-	struct job j = { &workloads[w], NULL, m };
+	struct job j = {&workloads[w], NULL, m};
 	int k, i, b;
 
 	for (k = 0; k < NPAIRS; k++) {
@@ -819,13 +818,10 @@ enum { T_FMEM, T_TMPFILE, T_BEAT, T_INFO };
 static const struct cmp {
 	int self, peer, kind;
 } cmps[] = {
-	{ B_SPOOL_MEM, B_FMEM, T_FMEM },
-	{ B_SPOOL_MEM, B_MEMSTREAM, T_BEAT },
-	{ B_SPOOL_MEM, B_NULL, T_INFO },
-	{ B_SPOOL_DISK, B_TMPFILE, T_TMPFILE },
-	{ B_SPOOL_DISK, B_FD, T_INFO },
-	{ B_SPOOL_CROSS, B_TMPFILE, T_INFO },
-	{ B_FD, B_TMPFILE, T_INFO },
+    {B_SPOOL_MEM, B_FMEM, T_FMEM}, {B_SPOOL_MEM, B_MEMSTREAM, T_BEAT},
+    {B_SPOOL_MEM, B_NULL, T_INFO}, {B_SPOOL_DISK, B_TMPFILE, T_TMPFILE},
+    {B_SPOOL_DISK, B_FD, T_INFO},  {B_SPOOL_CROSS, B_TMPFILE, T_INFO},
+    {B_FD, B_TMPFILE, T_INFO},
 };
 
 /* The target of a comparison: its minimum ratio, 0 for none. */
@@ -961,12 +957,12 @@ static void print_header(void)
 	 * path; SPOOL_STDIO=portable shows what the portable one costs. */
 	printf("# libspool's stdio path: %s\n",
 	       getenv("SPOOL_STDIO") != NULL &&
-			       strcmp(getenv("SPOOL_STDIO"), "portable") == 0
-		       ? "portable (SPOOL_STDIO=portable): plain cookie "
-			 "callbacks, none of the glibc internals above"
-		       : "the glibc internals path where the gate allows it "
-			 "(tested glibc, probe passed; SPOOL_STDIO=portable "
-			 "forces the portable one)");
+		       strcmp(getenv("SPOOL_STDIO"), "portable") == 0
+		   ? "portable (SPOOL_STDIO=portable): plain cookie "
+		     "callbacks, none of the glibc internals above"
+		   : "the glibc internals path where the gate allows it "
+		     "(tested glibc, probe passed; SPOOL_STDIO=portable "
+		     "forces the portable one)");
 	printf("# cold = fresh child, every large buffer a fresh mapping "
 	       "(first touch), one pass;\n# warm = a warm-up pass, then "
 	       "timed passes on the same, already touched pages,\n# repeated "
@@ -982,34 +978,34 @@ static void print_header(void)
 
 /* No single quotes: it is passed in single quotes to sh -c. */
 static const char py_script[] =
-	"import sys, time, tempfile\n"
-	"n = int(sys.argv[1]); rounds = int(sys.argv[2])\n"
-	"W = [b\"alpha\", b\"bravo\", b\"charlie\", b\"delta\", b\"echo\",\n"
-	"     b\"foxtrot\", b\"golf\", b\"hotel\"]\n"
-	"def fpr(f):\n"
-	"    i = d = 0; w = f.write\n"
-	"    while d < n:\n"
-	"        d += w(b\"%d,%s,%x\\n\" % (i, W[i & 7], i)); i += 1\n"
-	"    return d\n"
-	"def rec(f):\n"
-	"    r = b\"r\" * 39 + b\"\\n\"; w = f.write; d = 0\n"
-	"    while d < n: d += w(r)\n"
-	"    return d\n"
-	"def blk(f):\n"
-	"    b = b\"b\" * 65536; w = f.write; d = 0\n"
-	"    while d < n: d += w(b)\n"
-	"    return d\n"
-	"for name, fn in ((\"fprintf\", fpr), (\"fwrite40\", rec),\n"
-	"                 (\"fwrite64k\", blk)):\n"
-	"    for ms in (0, 1 << 20):\n"
-	"        v = []\n"
-	"        for r in range(rounds):\n"
-	"            f = tempfile.SpooledTemporaryFile(max_size=ms, "
-	"mode=\"w+b\")\n"
-	"            t = time.perf_counter(); d = fn(f); f.flush()\n"
-	"            v.append(d / (time.perf_counter() - t) / 1e6)\n"
-	"            f.close()\n"
-	"        v.sort(); print(name, ms, v[len(v) // 2])\n";
+    "import sys, time, tempfile\n"
+    "n = int(sys.argv[1]); rounds = int(sys.argv[2])\n"
+    "W = [b\"alpha\", b\"bravo\", b\"charlie\", b\"delta\", b\"echo\",\n"
+    "     b\"foxtrot\", b\"golf\", b\"hotel\"]\n"
+    "def fpr(f):\n"
+    "    i = d = 0; w = f.write\n"
+    "    while d < n:\n"
+    "        d += w(b\"%d,%s,%x\\n\" % (i, W[i & 7], i)); i += 1\n"
+    "    return d\n"
+    "def rec(f):\n"
+    "    r = b\"r\" * 39 + b\"\\n\"; w = f.write; d = 0\n"
+    "    while d < n: d += w(r)\n"
+    "    return d\n"
+    "def blk(f):\n"
+    "    b = b\"b\" * 65536; w = f.write; d = 0\n"
+    "    while d < n: d += w(b)\n"
+    "    return d\n"
+    "for name, fn in ((\"fprintf\", fpr), (\"fwrite40\", rec),\n"
+    "                 (\"fwrite64k\", blk)):\n"
+    "    for ms in (0, 1 << 20):\n"
+    "        v = []\n"
+    "        for r in range(rounds):\n"
+    "            f = tempfile.SpooledTemporaryFile(max_size=ms, "
+    "mode=\"w+b\")\n"
+    "            t = time.perf_counter(); d = fn(f); f.flush()\n"
+    "            v.append(d / (time.perf_counter() - t) / 1e6)\n"
+    "            f.close()\n"
+    "        v.sort(); print(name, ms, v[len(v) // 2])\n";
 
 static void print_python(void)
 {
@@ -1103,7 +1099,7 @@ static void big_child(const void *arg, struct sample *s)
 
 static void print_big(void)
 {
-	static const int arg[2] = { 0, 1 };
+	static const int arg[2] = {0, 1};
 	double limit = (double)(BIG_THRESHOLD + 2 * MIB) / MIB, mib;
 	struct sample s;
 	int i;
@@ -1160,8 +1156,8 @@ static void overhead_row(size_t n)
 /* N + 25% + a few hundred bytes, for N on a geometric sweep. */
 static void overhead_child(const void *arg, struct sample *s)
 {
-	static const size_t shown[] = { 1, 100, 1000, 10000, 100000,
-					1000000, 10000000, 64 * MIB };
+	static const size_t shown[] = {1,      100,	1000,	  10000,
+				       100000, 1000000, 10000000, 64 * MIB};
 	size_t top = cfg.quick ? 16 * MIB : 64 * MIB, n, worst_n = 1;
 	double worst = 0, q;
 	size_t i;
@@ -1232,7 +1228,7 @@ static void release_child(const void *arg, struct sample *s)
 /* The mallinfo2 reports; run with glibc's tcache off (see below). */
 static void heap_reports(void)
 {
-	static const int arg[2] = { 0, 1 };
+	static const int arg[2] = {0, 1};
 	struct sample s;
 
 	printf("\nA spool holding N bytes in memory (mallinfo2 deltas; "
@@ -1328,8 +1324,8 @@ static void roll_floor(size_t size, struct sample *s)
 	memset(p, 'x', size);
 	t0 = now();
 	fd = temp_fd();
-	s->ok = fd >= 0 &&
-		fd_write((void *)(intptr_t)fd, p, size) == (ssize_t)size;
+	s->ok =
+	    fd >= 0 && fd_write((void *)(intptr_t)fd, p, size) == (ssize_t)size;
 	free(p);
 	s->secs = now() - t0;
 	if (fd >= 0)
@@ -1398,7 +1394,7 @@ static void print_rollover_row(size_t size)
 
 static void print_rollover(void)
 {
-	static const size_t sizes[] = { DISK_THRESHOLD, BIG_THRESHOLD };
+	static const size_t sizes[] = {DISK_THRESHOLD, BIG_THRESHOLD};
 	size_t i;
 
 	printf("\n## Rollover cost\n\nspool_rollover() of a spool holding a "
@@ -1434,7 +1430,7 @@ static int find_name(const char *name, size_t len, int wl)
 
 /* -w fprintf,putc: run only these workloads. */
 /* The parts after the table, also selectable with -w. */
-static const char *const sections[] = { "python", "memory", "rollover" };
+static const char *const sections[] = {"python", "memory", "rollover"};
 
 /* Is section k (or with k < 0, the table) wanted? */
 static int wanted(int k)

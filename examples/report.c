@@ -61,7 +61,7 @@ static long check_report(FILE *in, long limit, off_t *bytes)
 
 		*bytes += (off_t)strlen(line);
 		if (total >= 0)
-			return -1;	/* nothing may follow the total */
+			return -1; /* nothing may follow the total */
 		if (sscanf(line, "total: %ld", &total) == 1)
 			continue;
 		errno = 0;
@@ -70,7 +70,7 @@ static long check_report(FILE *in, long limit, off_t *bytes)
 			return -1;
 		for (long m = prev + 1; m < n; m++)
 			if (is_prime(m))
-				return -1;	/* a prime went missing */
+				return -1; /* a prime went missing */
 		prev = n;
 		count++;
 	}

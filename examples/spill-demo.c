@@ -14,7 +14,8 @@
 static void write_report(FILE *out, long lines)
 {
 	for (long i = 0; i < lines; i++)
-		fprintf(out, "%ld,item-%ld,%lx\n", i, i * 7, (unsigned long)i * 31);
+		fprintf(out, "%ld,item-%ld,%lx\n", i, i * 7,
+			(unsigned long)i * 31);
 }
 
 /* Read the report back and check every line. */
@@ -56,7 +57,8 @@ int main(int argc, char **argv)
 	       (long long)spool_size(fp),
 	       spool_is_rolled(fp) ? "on disk" : "in memory", threshold);
 	got = check_report(fp);
-	printf("read back %ld lines: %s\n", got, got == lines ? "all correct" : "MISMATCH");
+	printf("read back %ld lines: %s\n", got,
+	       got == lines ? "all correct" : "MISMATCH");
 	if (fclose(fp) != 0) {
 		perror("fclose");
 		return 1;

@@ -32,8 +32,8 @@ static xmlDocPtr build_doc(long items)
 		xmlNodePtr node;
 
 		item_text(text, sizeof(text), i);
-		node = xmlNewTextChild(root, NULL, BAD_CAST "item",
-				       BAD_CAST text);
+		node =
+		    xmlNewTextChild(root, NULL, BAD_CAST "item", BAD_CAST text);
 		snprintf(id, sizeof(id), "%ld", i);
 		xmlNewProp(node, BAD_CAST "id", BAD_CAST id);
 	}
@@ -134,7 +134,7 @@ int main(int argc, char **argv)
 	doc = build_doc(items);
 	wrote = xmlDocFormatDump(fp, doc, 1);
 	size = spool_size(fp);
-	rolled = spool_is_rolled(fp);	/* before spool_fileno() forces it */
+	rolled = spool_is_rolled(fp); /* before spool_fileno() forces it */
 	bytes_ok = wrote > 0 && size == wrote && same_bytes(fp, doc);
 	back = parse_fd(fp);
 	tree_ok = check_doc(back, items);

@@ -140,9 +140,8 @@ int main(int argc, char **argv)
 	printf("with-zlib: gzipped %zu bytes into %lld bytes through "
 	       "dup(spool_fileno()), %s (threshold %zu); fread+inflate: "
 	       "%s; gzdopen: %s\n",
-	       len, (long long)size,
-	       rolled == 1 ? "on disk" : "NOT ON DISK", threshold,
-	       by_stream ? "identical" : "DIFFERS",
+	       len, (long long)size, rolled == 1 ? "on disk" : "NOT ON DISK",
+	       threshold, by_stream ? "identical" : "DIFFERS",
 	       by_fd ? "identical" : "DIFFERS");
 	return by_stream && by_fd && rolled == 1 ? 0 : 1;
 }

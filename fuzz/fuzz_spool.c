@@ -88,34 +88,47 @@ unsigned long fuzz_spool_skipped;
  * none): the portable run's child must not die through libFuzzer's
  * death callback, which would save the input as a finding. */
 void __sanitizer_set_death_callback(void (*callback)(void))
-	__attribute__((weak));
+    __attribute__((weak));
 /* AddressSanitizer calls this, if defined, when it finds an error and
  * before it reports it. */
 void __asan_on_error(void);
 
 #define MAX_OPS 200
-#define PAYLOAD_MAX 32768   /* written bytes come from here or the input */
-#define IO_MAX 16384        /* largest single fread or fwrite */
-#define LIMIT_MAX 1024      /* largest limit in limit mode */
+#define PAYLOAD_MAX 32768 /* written bytes come from here or the input */
+#define IO_MAX 16384	  /* largest single fread or fwrite */
+#define LIMIT_MAX 1024	  /* largest limit in limit mode */
 #define MAX_PEND (MAX_OPS + 16)
 #define THRESHOLD_MAX 300
-#define UNDEF_VBUFS 8       /* buffers of its own a run may give setvbuf */
+#define UNDEF_VBUFS 8 /* buffers of its own a run may give setvbuf */
 #define UNDEF_READ_MAX ((size_t)1 << 20) /* a snapshot reads no more */
-#define CHILD_SECONDS 60    /* the portable run's child dies after that */
+#define CHILD_SECONDS 60 /* the portable run's child dies after that */
 
 enum kind {
-	K_FWRITE, K_FREAD, K_PUTC, K_GETC, K_FGETS, K_UNGETC, K_SEEK,
-	K_TELL, K_FLUSH, K_REWIND, K_CLEARERR, K_TRUNCATE, K_ROLLOVER,
-	K_SIZE, K_PRINTF, K_GETLINE,
+	K_FWRITE,
+	K_FREAD,
+	K_PUTC,
+	K_GETC,
+	K_FGETS,
+	K_UNGETC,
+	K_SEEK,
+	K_TELL,
+	K_FLUSH,
+	K_REWIND,
+	K_CLEARERR,
+	K_TRUNCATE,
+	K_ROLLOVER,
+	K_SIZE,
+	K_PRINTF,
+	K_GETLINE,
 	K_SNAPSHOT, /* K_TELL with a variant >= 8 */
 	K_SETVBUF,  /* K_CLEARERR with a variant >= 8, undefined mode */
 };
 
 static const char *const kind_names[] = {
-	"fwrite", "fread", "fputc", "fgetc", "fgets", "ungetc", "fseeko",
-	"ftello", "fflush", "rewind", "clearerr", "spool_truncate",
-	"spool_rollover", "spool_size", "fprintf", "getline", "snapshot",
-	"setvbuf",
+    "fwrite",	"fread",	  "fputc",	    "fgetc",	  "fgets",
+    "ungetc",	"fseeko",	  "ftello",	    "fflush",	  "rewind",
+    "clearerr", "spool_truncate", "spool_rollover", "spool_size", "fprintf",
+    "getline",	"snapshot",	  "setvbuf",
 };
 
 enum io_dir { IO_NONE, IO_READ, IO_WRITE };
@@ -129,12 +142,12 @@ struct input {
 /* One call; its arguments are decoded once, so every side gets the same. */
 struct op {
 	enum kind kind;
-	int variant;  /* high nibble of the op byte */
-	size_t n;     /* bytes to write or read, fgets size */
-	off_t off;    /* seek offset, truncate length */
+	int variant; /* high nibble of the op byte */
+	size_t n;    /* bytes to write or read, fgets size */
+	off_t off;   /* seek offset, truncate length */
 	int whence;
-	int c;        /* fputc and ungetc argument */
-	long arg;     /* fprintf number */
+	int c;	  /* fputc and ungetc argument */
+	long arg; /* fprintf number */
 	const unsigned char *data;
 };
 
@@ -148,11 +161,11 @@ struct res {
 struct side {
 	FILE *fp;
 	int is_spool;
-	int rfd;            /* the oracle's file, opened read-only */
+	int rfd;	    /* the oracle's file, opened read-only */
 	unsigned char *buf; /* what reads returned */
-	char *line;         /* getline's buffer */
+	char *line;	    /* getline's buffer */
 	size_t line_cap;
-	char *vbuf;         /* setvbuf buffer, freed after fclose */
+	char *vbuf;		      /* setvbuf buffer, freed after fclose */
 	char *more_vbuf[UNDEF_VBUFS]; /* undefined mode's later ones */
 	int n_more_vbuf;
 	unsigned char *out; /* the contents, got whole: K_SIZE variants */
@@ -199,9 +212,9 @@ struct run {
 	int step;
 	struct op cur;
 	enum io_dir last_io;
-	int pushback;  /* an ungetc is pending */
-	int backup;    /* ungetc since the last fseeko or rewind */
-	int put_mode;  /* written since the last fseeko or rewind */
+	int pushback; /* an ungetc is pending */
+	int backup;   /* ungetc since the last fseeko or rewind */
+	int put_mode; /* written since the last fseeko or rewind */
 	int rolled, forced;
 	off_t size_hi; /* the largest size the spool can have had */
 	struct model *m;
@@ -273,11 +286,11 @@ static off_t off_max(off_t a, off_t b)
 
 static void describe(const struct op *op, char *buf, size_t sz)
 {
-	static const char *const wh[] = { "SET", "CUR", "END" };
+	static const char *const wh[] = {"SET", "CUR", "END"};
 
 	if (op->kind == K_SEEK)
-		snprintf(buf, sz, "fseeko(%lld, SEEK_%s)",
-			 (long long)op->off, wh[op->whence]);
+		snprintf(buf, sz, "fseeko(%lld, SEEK_%s)", (long long)op->off,
+			 wh[op->whence]);
 	else if (op->kind == K_TRUNCATE)
 		snprintf(buf, sz, "spool_truncate(%lld)", (long long)op->off);
 	else
@@ -292,8 +305,8 @@ static const char *mode_name(const struct run *r)
 			       : "differential";
 }
 
-__attribute__((format(printf, 2, 3), noreturn))
-static void fail(const struct run *r, const char *fmt, ...)
+__attribute__((format(printf, 2, 3), noreturn)) static void
+fail(const struct run *r, const char *fmt, ...)
 {
 	char what[96];
 	va_list ap;
@@ -303,11 +316,11 @@ static void fail(const struct run *r, const char *fmt, ...)
 	if (in_child)
 		_exit(3);
 	describe(&r->cur, what, sizeof(what));
-	fprintf(stderr, "\nfuzz_spool: FAILED: %s mode \"%s\" threshold %zu "
+	fprintf(stderr,
+		"\nfuzz_spool: FAILED: %s mode \"%s\" threshold %zu "
 		"limit %lld data %zu vbuf %d/%zu, op %d %s: ",
-		mode_name(r), r->mode,
-		r->threshold, (long long)r->limit, r->data_len, r->vbuf_kind,
-		r->vbuf_size, r->step, what);
+		mode_name(r), r->mode, r->threshold, (long long)r->limit,
+		r->data_len, r->vbuf_kind, r->vbuf_size, r->step, what);
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
@@ -395,7 +408,7 @@ static void decode_truncate(struct run *r, struct op *op)
  * 4096; else the value itself. */
 static size_t vbuf_size(unsigned b)
 {
-	static const size_t small[] = { 1, 2, 3, 7, 16, 64, 100, 4096 };
+	static const size_t small[] = {1, 2, 3, 7, 16, 64, 100, 4096};
 
 	return b < 8 ? small[b] : b;
 }
@@ -443,8 +456,8 @@ static void decode_op(struct run *r, struct op *op)
 	case K_PRINTF:
 		op->arg = (int16_t)get16(&r->in);
 		op->n = get8(&r->in);
-		op->data = payload +
-			   (get16(&r->in) * 131u) % (PAYLOAD_MAX - 256);
+		op->data =
+		    payload + (get16(&r->in) * 131u) % (PAYLOAD_MAX - 256);
 		break;
 	default:
 		break;
@@ -478,8 +491,8 @@ static size_t undefined_threshold(unsigned v)
 
 static void decode_header(struct run *r)
 {
-	static const char *const modes[] = { "r", "r+", "w", "w+", "a", "a+" };
-	static const char *const suffix[] = { "", "b", "e", "be" };
+	static const char *const modes[] = {"r", "r+", "w", "w+", "a", "a+"};
+	static const char *const suffix[] = {"", "b", "e", "be"};
 	unsigned b = get8(&r->in), t = get16(&r->in), d, o;
 
 	snprintf(r->mode, sizeof(r->mode), "%s%s", modes[(b & 7) % 6],
@@ -512,8 +525,8 @@ static void decode_header(struct run *r)
 
 /* fprintf, or snprintf of the same format (limit mode's model needs
  * the exact bytes). */
-#define EMIT(...) (fp ? fprintf(fp, __VA_ARGS__) : \
-			snprintf(buf, sz, __VA_ARGS__))
+#define EMIT(...)                                                              \
+	(fp ? fprintf(fp, __VA_ARGS__) : snprintf(buf, sz, __VA_ARGS__))
 
 static int emit(FILE *fp, char *buf, size_t sz, const struct op *op)
 {
@@ -583,8 +596,7 @@ static int apply_read(struct side *sd, const struct op *op, struct res *o)
 	}
 }
 
-static int apply_position(struct side *sd, const struct op *op,
-			  struct res *o)
+static int apply_position(struct side *sd, const struct op *op, struct res *o)
 {
 	FILE *fp = sd->fp;
 
@@ -695,8 +707,8 @@ static int apply_spool(const struct run *r, struct side *sd,
 		/* Variants 1 and 2 (of 4): the contents whole. */
 		if ((op->variant & 3) == 1 || (op->variant & 3) == 2)
 			return apply_contents(r, sd, op->variant & 3, o);
-		o->rc = sd->is_spool ? (long long)spool_size(fp)
-				     : real_size(fp);
+		o->rc =
+		    sd->is_spool ? (long long)spool_size(fp) : real_size(fp);
 		return o->rc < 0;
 	}
 }
@@ -794,8 +806,8 @@ static void compare_flags(const struct run *r)
 /* ftello on every side; returns the spool's. */
 static long long compare_tell(const struct run *r)
 {
-	long long t[2] = { 0, 0 };
-	int e[2] = { 0, 0 }, i;
+	long long t[2] = {0, 0};
+	int e[2] = {0, 0}, i;
 
 	for (i = 0; i < r->nsides; i++) {
 		errno = 0;
@@ -845,8 +857,7 @@ static void check_rolled(struct run *r, const struct op *op,
 		fail(r, "in memory after a rollover");
 	if (op->kind == K_SIZE && past(r, o->rc) && !rolled)
 		fail(r, "in memory with %lld bytes", o->rc);
-	if (op->kind == K_TRUNCATE && o->rc == 0 && past(r, op->off) &&
-	    !rolled)
+	if (op->kind == K_TRUNCATE && o->rc == 0 && past(r, op->off) && !rolled)
 		fail(r, "in memory after truncating past the threshold");
 	r->rolled = rolled;
 	if (op->kind == K_ROLLOVER)
@@ -854,8 +865,9 @@ static void check_rolled(struct run *r, const struct op *op,
 	if (op->kind == K_TRUNCATE && o->rc == 0 && op->off > r->size_hi)
 		r->size_hi = op->off;
 	if (r->m != NULL)
-		r->size_hi = off_max(r->size_hi, off_max(r->m->hist_hi,
-					model_pending_end(r->m)));
+		r->size_hi =
+		    off_max(r->size_hi,
+			    off_max(r->m->hist_hi, model_pending_end(r->m)));
 	if (rolled && !r->forced && !past(r, r->size_hi))
 		fail(r, "on disk though the size never passed %lld",
 		     (long long)r->size_hi);
@@ -947,8 +959,10 @@ static void model_land(struct run *r, const struct pend *pd)
 		m->lo += (off_t)pd->n;
 		set_hi(m, m->hi + (off_t)pd->n);
 		if (m->lo > r->limit)
-			fail(r, "append to at least %lld acknowledged, limit "
-			     "%lld", (long long)m->lo, (long long)r->limit);
+			fail(r,
+			     "append to at least %lld acknowledged, limit "
+			     "%lld",
+			     (long long)m->lo, (long long)r->limit);
 		return;
 	}
 	if (at < 0)
@@ -1016,9 +1030,10 @@ static void model_fail(struct run *r, int err)
 	int i;
 
 	if (err == EFBIG && end <= r->limit)
-		fail(r, "EFBIG, but no pending write passes the limit %lld "
-		     "(largest end %lld)", (long long)r->limit,
-		     (long long)end);
+		fail(r,
+		     "EFBIG, but no pending write passes the limit %lld "
+		     "(largest end %lld)",
+		     (long long)r->limit, (long long)end);
 	for (i = 0; i < m->npend; i++)
 		model_smear(m, &m->pend[i]);
 	m->npend = 0;
@@ -1055,9 +1070,8 @@ static void model_size(struct run *r, long long size)
 	struct model *m = r->m;
 
 	if (size > r->limit || size < m->lo || size > m->hi)
-		fail(r, "spool_size %lld: limit %lld, model [%lld, %lld]",
-		     size, (long long)r->limit, (long long)m->lo,
-		     (long long)m->hi);
+		fail(r, "spool_size %lld: limit %lld, model [%lld, %lld]", size,
+		     (long long)r->limit, (long long)m->lo, (long long)m->hi);
 	model_set_size(m, size);
 }
 
@@ -1111,8 +1125,8 @@ static int bad_errno(const struct run *r, const struct op *op, int err)
 }
 
 /* After the op: settle pending writes, check what it returned. */
-static void limit_after(struct run *r, const struct op *op,
-			const struct res *o, off_t at)
+static void limit_after(struct run *r, const struct op *op, const struct res *o,
+			off_t at)
 {
 	FILE *fp = r->side[0].fp;
 	int err = errno;
@@ -1142,8 +1156,7 @@ static void limit_after(struct run *r, const struct op *op,
 	else if (op->kind == K_GETLINE && o->rc > 0)
 		model_read(r, at, o->data, o->len, 0);
 	else if (op->kind == K_GETC && o->rc != EOF)
-		model_read(r, at, &(unsigned char){ (unsigned char)o->rc }, 1,
-			   0);
+		model_read(r, at, &(unsigned char){(unsigned char)o->rc}, 1, 0);
 }
 
 /* ---- running an op everywhere ---- */
@@ -1303,11 +1316,11 @@ static int settle(struct run *r, const struct op *op)
  */
 static int transition(struct run *r, const struct op *next)
 {
-	struct op op = { .kind = K_SEEK, .whence = SEEK_CUR };
+	struct op op = {.kind = K_SEEK, .whence = SEEK_CUR};
 	enum io_dir d = io_dir_of(next->kind);
 
 	if (seek_cur_hazard(r, next)) {
-		struct op flush = { .kind = K_FLUSH };
+		struct op flush = {.kind = K_FLUSH};
 
 		run_op(r, &flush);
 	}
@@ -1342,8 +1355,8 @@ static int transition(struct run *r, const struct op *next)
  */
 static int prepare(struct run *r, const struct op *op)
 {
-	struct op drop = { .kind = K_SEEK, .whence = SEEK_CUR };
-	struct op getc_op = { .kind = K_GETC };
+	struct op drop = {.kind = K_SEEK, .whence = SEEK_CUR};
+	struct op getc_op = {.kind = K_GETC};
 
 	if (op->kind == K_UNGETC && (r->pushback || !r->readable))
 		return 0;
@@ -1362,11 +1375,10 @@ static int prepare(struct run *r, const struct op *op)
 	return compare_tell(r) != 0;
 }
 
-
 /* Read from the position to the end of file: a short read ends it. */
 static void read_all(struct run *r)
 {
-	struct op rd = { .kind = K_FREAD, .n = IO_MAX };
+	struct op rd = {.kind = K_FREAD, .n = IO_MAX};
 
 	while (run_op(r, &rd) == IO_MAX)
 		;
@@ -1383,7 +1395,8 @@ static void read_all(struct run *r)
 
 static int slow_to_read(const struct run *r)
 {
-	int tiny = r->vbuf_kind == 1 || (r->vbuf_kind == 2 && r->vbuf_size < 64);
+	int tiny =
+	    r->vbuf_kind == 1 || (r->vbuf_kind == 2 && r->vbuf_size < 64);
 
 	return tiny && r->size_hi > TINY_READ_MAX;
 }
@@ -1392,7 +1405,7 @@ static int slow_to_read(const struct run *r)
  * them mid-sequence without changing what follows. */
 static void snapshot(struct run *r)
 {
-	struct op seek = { .kind = K_SEEK, .whence = SEEK_SET };
+	struct op seek = {.kind = K_SEEK, .whence = SEEK_SET};
 	long long pos = compare_tell(r);
 
 	if (slow_to_read(r) || pos < 0 || !settle(r, &seek))
@@ -1491,11 +1504,11 @@ static FILE *open_oracle(const struct run *r, int *rfd)
 static int open_sides(struct run *r)
 {
 	struct spool_options o = {
-		.threshold = r->threshold,
-		.limit = r->limit,
-		.dir = work_dir,
-		.data = r->mode[0] == 'w' ? NULL : r->data,
-		.data_len = r->data_len,
+	    .threshold = r->threshold,
+	    .limit = r->limit,
+	    .dir = work_dir,
+	    .data = r->mode[0] == 'w' ? NULL : r->data,
+	    .data_len = r->data_len,
 	};
 	int too_big = r->limit > 0 && (off_t)r->data_len > r->limit;
 	FILE *fp;
@@ -1607,9 +1620,9 @@ static void check_model_contents(struct run *r)
 /* The whole contents: through the streams, then through the fds. */
 static void finish(struct run *r)
 {
-	struct op seek0 = { .kind = K_SEEK, .whence = SEEK_SET };
-	struct op flush = { .kind = K_FLUSH };
-	struct op size = { .kind = K_SIZE };
+	struct op seek0 = {.kind = K_SEEK, .whence = SEEK_SET};
+	struct op flush = {.kind = K_FLUSH};
+	struct op size = {.kind = K_SIZE};
 
 	r->cur = seek0;
 	if (r->readable && !slow_to_read(r) && prepare(r, &seek0) &&
@@ -1626,7 +1639,7 @@ static void finish(struct run *r)
 
 static void close_sides(struct run *r)
 {
-	int rc[2] = { 0, 0 }, i;
+	int rc[2] = {0, 0}, i;
 
 	for (i = 0; i < r->nsides; i++) {
 		struct side *sd = &r->side[i];
@@ -1677,7 +1690,7 @@ static void check_clean(const struct run *r, int fd0)
 static void undefined_setvbuf(struct run *r, struct side *sd,
 			      const struct op *op, struct res *o)
 {
-	static const int kind[] = { _IOFBF, _IONBF, _IOFBF, _IOLBF };
+	static const int kind[] = {_IOFBF, _IONBF, _IOFBF, _IOLBF};
 	char *buf = NULL;
 
 	if ((op->variant & 3) == 2 && sd->n_more_vbuf < UNDEF_VBUFS) {
@@ -1781,9 +1794,9 @@ void __asan_on_error(void)
  */
 static void become_portable(void)
 {
-	static const int sigs[] = { SIGABRT, SIGSEGV, SIGBUS, SIGILL,
-				    SIGFPE, SIGTRAP, SIGALRM };
-	struct rlimit no_core = { 0, 0 };
+	static const int sigs[] = {SIGABRT, SIGSEGV, SIGBUS, SIGILL,
+				   SIGFPE,  SIGTRAP, SIGALRM};
+	struct rlimit no_core = {0, 0};
 	int fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
 	size_t i;
 
@@ -1850,10 +1863,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	r.in.len = size;
 	decode_header(&r);
 	if (trace)
-		fprintf(stderr, "%s mode \"%s\" threshold %zu limit %lld "
-			"data %zu vbuf %d/%zu\n", mode_name(&r), r.mode,
-			r.threshold, (long long)r.limit, r.data_len,
-			r.vbuf_kind, r.vbuf_size);
+		fprintf(stderr,
+			"%s mode \"%s\" threshold %zu limit %lld "
+			"data %zu vbuf %d/%zu\n",
+			mode_name(&r), r.mode, r.threshold, (long long)r.limit,
+			r.data_len, r.vbuf_kind, r.vbuf_size);
 	if (r.undefined) {
 		if (portable_survives(&r))
 			undefined_play(&r);

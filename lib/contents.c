@@ -172,7 +172,7 @@ void spool__view_end(struct spool *s)
 	free(s->view.own);
 	if (s->view.map != NULL)
 		munmap(s->view.map, s->view.map_len);
-	s->view = (struct spool_view){ 0 };
+	s->view = (struct spool_view){0};
 }
 
 int spool_unview(FILE *fp)

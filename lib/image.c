@@ -34,7 +34,6 @@ static int aliased(uintptr_t dst, const void *src)
 	return (((dst - (uintptr_t)src) & 4095) - 1) < SKEW - 1;
 }
 
-
 /* How slow the image would be with this skew, for a block whose image
  * byte 0 would sit at `base` (a segment's lies before the block: only
  * page offsets matter here, so the sums are on integers): the write at
@@ -107,8 +106,8 @@ size_t spool__img_room(const struct spool *s)
 static size_t place(uintptr_t base, size_t skew, const struct store *w)
 {
 	return penalty(base, SKEW - skew, w) < penalty(base, skew, w)
-		       ? SKEW - skew
-		       : skew;
+		   ? SKEW - skew
+		   : skew;
 }
 
 /* realloc() for a head block a view points into: the image moves to a
@@ -145,8 +144,8 @@ static int mem_realloc(struct spool *s, size_t cap, const struct store *w)
 		return -1;
 	}
 	p = old != NULL && old == s->view.block
-		    ? moved(s, cap)
-		    : spool__realloc(old, cap + SKEW);
+		? moved(s, cap)
+		: spool__realloc(old, cap + SKEW);
 	if (p == NULL)
 		return -1;
 	if (w != NULL && (old == NULL || ((uintptr_t)p ^ was) & 4095))
@@ -321,12 +320,12 @@ static int seg_add(struct spool *s, size_t len, const struct store *w)
 		return -1;
 	}
 	if (t == NULL || (n >= SEGS_MIN && (n & (n - 1)) == 0)) {
-		t = spool__realloc(t, sizeof(*t) + segs_cap(n + 1) *
-							   sizeof(t->seg[0]));
+		t = spool__realloc(t, sizeof(*t) +
+					  segs_cap(n + 1) * sizeof(t->seg[0]));
 		if (t == NULL)
 			return -1;
 		if (s->segs == NULL)
-			*t = (struct spool_segs){ .room = at, .ahead = at };
+			*t = (struct spool_segs){.room = at, .ahead = at};
 		s->segs = t;
 	}
 	p = spool__malloc(len + SKEW);
@@ -338,11 +337,11 @@ static int seg_add(struct spool *s, size_t len, const struct store *w)
 	if (w != NULL)
 		skew = place((uintptr_t)p - at, 0, w);
 	t->seg[t->n++] = (struct spool_seg){
-		.p = p + skew,
-		.start = at,
-		.len = len,
-		.skew = skew,
-		.fresh = spool__fresh(p, len + SKEW),
+	    .p = p + skew,
+	    .start = at,
+	    .len = len,
+	    .skew = skew,
+	    .fresh = spool__fresh(p, len + SKEW),
 	};
 	t->room += len;
 	return 0;
@@ -524,7 +523,8 @@ int spool__img_resize(struct spool *s, off_t length)
 	if (length > s->size) {
 		if (spool__img_reserve(s, (size_t)length, NULL) < 0)
 			return -1;
-		spool__img_put(s, (size_t)s->size, NULL, (size_t)(length - s->size));
+		spool__img_put(s, (size_t)s->size, NULL,
+			       (size_t)(length - s->size));
 		s->size = length;
 	} else {
 		s->size = length;

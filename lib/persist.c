@@ -43,7 +43,7 @@ struct target {
 static int target_init(struct target *t, const char *path, unsigned flags)
 {
 	const char *slash = strrchr(path, '/');
-	size_t n = slash == NULL ? 1 : slash == path ? 1 : (size_t)(slash - path);
+	size_t n = slash == NULL || slash == path ? 1 : (size_t)(slash - path);
 
 	if (n >= sizeof(t->dir)) {
 		errno = ENAMETOOLONG;
@@ -91,7 +91,7 @@ static int temp_name(const struct target *t, char *name, size_t size,
 
 	for (tries = 0; tries < 100; tries++) {
 		x = __atomic_add_fetch(&counter, 1, __ATOMIC_RELAXED) *
-			    2654435761u ^
+			2654435761u ^
 		    (unsigned long)getpid() ^ (unsigned long)time(NULL);
 		n = snprintf(name, size, "%s/.spool-%08lx", t->dir,
 			     x & 0xffffffffu);
@@ -118,8 +118,7 @@ static int link_fd(int fd, const char *name)
 	if (errno != ENOENT && errno != EPERM)
 		return -1;
 	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
-	return spool__linkat(AT_FDCWD, proc, AT_FDCWD, name,
-			     AT_SYMLINK_FOLLOW);
+	return spool__linkat(AT_FDCWD, proc, AT_FDCWD, name, AT_SYMLINK_FOLLOW);
 }
 
 static int link_fd_cb(const char *name, void *arg)
@@ -291,8 +290,9 @@ int spool_persist(FILE *fp, const char *path, unsigned flags)
 /*
  * A spool whose temp file was given a name moves to a copy of it before
  * its first change, at the same offset and under the same descriptor
- * number, and lets the name have the original: the kernel copies (copy_file_range(2): shared extents where
- * the file system can, such as XFS or Btrfs).
+ * number, and lets the name have the original: the kernel copies
+ * (copy_file_range(2): shared extents where the file system can, such as XFS or
+ * Btrfs).
  */
 int spool__unshare(struct spool *s)
 {

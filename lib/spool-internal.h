@@ -38,10 +38,10 @@ struct spool_seg {
 /* The segments, allocated once the head is full (image.c, seg_add). */
 struct spool_segs {
 	size_t n;
-	size_t cur;           /* the segment used last */
-	size_t room;          /* the head's cap plus the segments' lengths */
-	size_t ahead;         /* image bytes below this need no mapping
-				 ahead of writes (image.c, map_ahead) */
+	size_t cur;   /* the segment used last */
+	size_t room;  /* the head's cap plus the segments' lengths */
+	size_t ahead; /* image bytes below this need no mapping
+			 ahead of writes (image.c, map_ahead) */
 	struct spool_seg seg[];
 };
 
@@ -54,10 +54,10 @@ struct spool_segs {
  */
 struct spool_view {
 	int live;
-	size_t len;           /* the bytes it shows */
-	void *block;          /* the image's head block the view is in */
-	void *own;            /* a block the image gave up to the view */
-	void *map;            /* a mapping of the temp file, or NULL */
+	size_t len;  /* the bytes it shows */
+	void *block; /* the image's head block the view is in */
+	void *own;   /* a block the image gave up to the view */
+	void *map;   /* a mapping of the temp file, or NULL */
 	size_t map_len;
 };
 
@@ -75,8 +75,8 @@ struct spool_view {
 struct spool {
 	unsigned char *buf;
 	size_t cap;
-	size_t skew;          /* buf is 0 or 64 bytes into its block of
-				 cap + 64 (image.c, mem_realloc) */
+	size_t skew; /* buf is 0 or 64 bytes into its block of
+			cap + 64 (image.c, mem_realloc) */
 	struct spool_segs *segs;
 	struct spool_stdio io; /* the glibc seam's state (stdio-glibc.h) */
 	off_t size;
@@ -84,13 +84,13 @@ struct spool {
 	int fd;
 	unsigned mode;
 	size_t threshold;
-	off_t limit;          /* 0: no cap */
-	char *dir;            /* caller's directory, or NULL */
+	off_t limit; /* 0: no cap */
+	char *dir;   /* caller's directory, or NULL */
 	struct spool_view view;
-	int linked;           /* the temp file also has a name now
-				 (spool_persist): copy it before a change */
+	int linked; /* the temp file also has a name now
+		       (spool_persist): copy it before a change */
 	FILE *fp;
-	struct spool *next;   /* registry chain */
+	struct spool *next; /* registry chain */
 };
 
 /* A write about to be stored: n bytes from src at `at`; `next`: where
@@ -174,11 +174,11 @@ unsigned spool__parse_mode(const char *mode);
 #include <sys/uio.h>
 
 struct spool__faults {
-	int armed;            /* count and maybe fail calls */
-	long calls;           /* calls seen while armed */
-	long fail_at;         /* fail this call (1-based); 0: none */
-	int err;              /* errno to fail with; 0: the call's default */
-	int hit;              /* errno of the failure once injected */
+	int armed;	      /* count and maybe fail calls */
+	long calls;	      /* calls seen while armed */
+	long fail_at;	      /* fail this call (1-based); 0: none */
+	int err;	      /* errno to fail with; 0: the call's default */
+	int hit;	      /* errno of the failure once injected */
 	const char *hit_name; /* which call failed */
 };
 extern struct spool__faults spool__faults;
@@ -204,8 +204,8 @@ int spool__mincore(void *p, size_t len, unsigned char *vec);
 int spool__madvise(void *p, size_t len, int advice);
 ssize_t spool__pread(int fd, void *buf, size_t n, off_t at);
 void *spool__mmap(void *p, size_t len, int prot, int flags, int fd, off_t at);
-ssize_t spool__copy_file_range(int in, off_t *in_off, int out,
-			       off_t *out_off, size_t n, unsigned flags);
+ssize_t spool__copy_file_range(int in, off_t *in_off, int out, off_t *out_off,
+			       size_t n, unsigned flags);
 ssize_t spool__sendfile(int out, int in, off_t *off, size_t n);
 int spool__linkat(int olddir, const char *old, int newdir, const char *new,
 		  int flags);

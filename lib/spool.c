@@ -148,8 +148,8 @@ static size_t mem_store(struct spool *s, off_t at, const char *buf, size_t n)
 	if (n == 0)
 		return 0;
 	if (fits(s, at, n)) {
-		struct store w = { buf, at, n,
-				   spool__stdio_flush_source(&s->io, s->fp) };
+		struct store w = {buf, at, n,
+				  spool__stdio_flush_source(&s->io, s->fp)};
 
 		/* Growth may move the head: stdio must not write there. A
 		 * lent stretch is never the source then (see lend()). */
@@ -202,8 +202,8 @@ static ssize_t read_bigger(struct spool *s, char *buf, size_t n)
 	ssize_t r;
 
 	if (s->threshold < 8 * BIG_IOBUF ||
-	    (big = spool__stdio_bigger(&s->io, s->fp, buf, n, BIG_IOBUF,
-				       1)) == NULL)
+	    (big = spool__stdio_bigger(&s->io, s->fp, buf, n, BIG_IOBUF, 1)) ==
+		NULL)
 		return -2;
 	r = spool__fd_read(s->fd, big, BIG_IOBUF);
 	if (r <= 0) {
@@ -225,8 +225,8 @@ static void write_bigger(struct spool *s, const char *buf, size_t n)
 	char *big;
 
 	if (s->threshold >= 8 * BIG_IOBUF &&
-	    (big = spool__stdio_bigger(&s->io, s->fp, buf, n, BIG_IOBUF,
-				       0)) != NULL)
+	    (big = spool__stdio_bigger(&s->io, s->fp, buf, n, BIG_IOBUF, 0)) !=
+		NULL)
 		spool__stdio_swap(s->fp, big, BIG_IOBUF);
 }
 
@@ -307,8 +307,9 @@ static ssize_t spool_write(void *cookie, const char *buf, size_t n)
 			done = mem_store(s, at, buf, want);
 		}
 	} else {
-		done = spool__unshare(s) < 0 ? 0
-					    : spool__fd_write(s->fd, buf, want);
+		done = spool__unshare(s) < 0
+			   ? 0
+			   : spool__fd_write(s->fd, buf, want);
 	}
 	if (done == want && want < n)
 		errno = EFBIG;
@@ -404,10 +405,10 @@ static int spool_close(void *cookie)
 }
 
 static const cookie_io_functions_t spool_io = {
-	.read = spool_read,
-	.write = spool_write,
-	.seek = spool_seek,
-	.close = spool_close,
+    .read = spool_read,
+    .write = spool_write,
+    .seek = spool_seek,
+    .close = spool_close,
 };
 /* The mode glibc needs: it only reads r/w/a and '+' from it. */
 static const char *stdio_mode(unsigned m)
@@ -471,10 +472,10 @@ FILE *spool_fopen_opts(const struct spool_options *opts, const char *mode)
 	if (s == NULL)
 		return NULL;
 	*s = (struct spool){
-		.fd = -1,
-		.mode = m,
-		.threshold = opts->threshold,
-		.limit = opts->limit,
+	    .fd = -1,
+	    .mode = m,
+	    .threshold = opts->threshold,
+	    .limit = opts->limit,
 	};
 	spool__stdio_init(&s->io);
 	if (opts->dir != NULL && (s->dir = spool__strdup(opts->dir)) == NULL)
@@ -502,7 +503,7 @@ fail:
 
 FILE *spool_fopen(size_t threshold, const char *mode)
 {
-	struct spool_options o = { .threshold = threshold };
+	struct spool_options o = {.threshold = threshold};
 
 	return spool_fopen_opts(&o, mode);
 }

@@ -57,17 +57,17 @@ _Static_assert(sizeof(off_t) == 8, "libspool needs a 64-bit off_t");
  * with 'b' and 'e'. The caller owns the stream and releases it with
  * fclose(). Returns the stream, or NULL with errno set (EINVAL, ENOMEM).
  */
-FILE *spool_fopen(size_t threshold, const char *mode)
-	SPOOL_ATTR_MALLOC SPOOL_ATTR_WUR;
+FILE *spool_fopen(size_t threshold,
+		  const char *mode) SPOOL_ATTR_MALLOC SPOOL_ATTR_WUR;
 
 struct spool_options {
-	size_t threshold;  /* most bytes of content held in memory */
-	off_t limit;       /* most bytes the spool may ever hold; 0 = no cap */
-	const char *dir;   /* directory for the temp file; NULL = $TMPDIR,
-			      else P_tmpdir; copied at open */
-	const void *data;  /* initial contents, copied at open; NULL = empty */
-	size_t data_len;   /* bytes at `data` */
-	unsigned flags;    /* reserved for later features; must be 0 */
+	size_t threshold; /* most bytes of content held in memory */
+	off_t limit;	  /* most bytes the spool may ever hold; 0 = no cap */
+	const char *dir;  /* directory for the temp file; NULL = $TMPDIR,
+			     else P_tmpdir; copied at open */
+	const void *data; /* initial contents, copied at open; NULL = empty */
+	size_t data_len;  /* bytes at `data` */
+	unsigned flags;	  /* reserved for later features; must be 0 */
 };
 
 /*
@@ -77,8 +77,8 @@ struct spool_options {
  * when larger than the threshold. Returns the stream, or NULL with errno
  * set (EINVAL, ENOMEM, EFBIG, or the temp file's error).
  */
-FILE *spool_fopen_opts(const struct spool_options *opts, const char *mode)
-	SPOOL_ATTR_MALLOC SPOOL_ATTR_WUR;
+FILE *spool_fopen_opts(const struct spool_options *opts,
+		       const char *mode) SPOOL_ATTR_MALLOC SPOOL_ATTR_WUR;
 
 /* Queries and control. Each takes the FILE lock; a NULL or foreign
  * stream gives -1 with errno EINVAL. */
@@ -158,8 +158,10 @@ int spool_unview(FILE *fp);
  */
 int spool_send(FILE *fp, int fd, off_t *offset);
 
-#define SPOOL_REPLACE 0x1u /* spool_persist: an existing path may be replaced */
-#define SPOOL_SYNC 0x2u    /* spool_persist: fsync the file and its directory */
+/* spool_persist() flags: SPOOL_REPLACE, an existing path may be
+ * replaced; SPOOL_SYNC, fsync the file and its directory. */
+#define SPOOL_REPLACE 0x1u
+#define SPOOL_SYNC 0x2u
 
 /*
  * Give the contents a name, atomically: on success `path` holds them all

@@ -38,12 +38,12 @@
 
 /* glibc's FILE flags the seam looks at (libio/libio.h), each once. */
 #define GLIBC_MAGIC_MASK 0xFFFF0000u /* _IO_MAGIC_MASK */
-#define GLIBC_MAGIC 0xFBAD0000u      /* _IO_MAGIC */
-#define GLIBC_USER_BUF 0x0001        /* _IO_USER_BUF */
-#define GLIBC_UNBUFFERED 0x0002      /* _IO_UNBUFFERED */
-#define GLIBC_IN_BACKUP 0x0100       /* _IO_IN_BACKUP */
-#define GLIBC_LINE_BUF 0x0200        /* _IO_LINE_BUF */
-#define GLIBC_NEED_LOCK 128          /* _IO_FLAGS2_NEED_LOCK (_flags2) */
+#define GLIBC_MAGIC 0xFBAD0000u	     /* _IO_MAGIC */
+#define GLIBC_USER_BUF 0x0001	     /* _IO_USER_BUF */
+#define GLIBC_UNBUFFERED 0x0002	     /* _IO_UNBUFFERED */
+#define GLIBC_IN_BACKUP 0x0100	     /* _IO_IN_BACKUP */
+#define GLIBC_LINE_BUF 0x0200	     /* _IO_LINE_BUF */
+#define GLIBC_NEED_LOCK 128	     /* _IO_FLAGS2_NEED_LOCK (_flags2) */
 #define GLIBC_POS_BAD ((off_t)-1)    /* _IO_pos_BAD */
 
 /*
@@ -95,7 +95,6 @@ static int lent(struct spool_stdio *io, const FILE *fp)
 	io->lent = NULL;
 	return 0;
 }
-
 
 /*
  * Give stdio the buffer [to, to + len). Every pointer into the old buffer
@@ -172,7 +171,7 @@ int spool__stdio_may_lend(struct spool_stdio *io, FILE *fp)
 	       (lent(io, fp) ||
 		(!(fp->_flags & GLIBC_USER_BUF) && fp->_IO_buf_base != NULL &&
 		 (size_t)(fp->_IO_buf_end - fp->_IO_buf_base) >=
-			 SPOOL_LEND_MIN));
+		     SPOOL_LEND_MIN));
 }
 
 /*
@@ -191,8 +190,7 @@ static void point_at(FILE *fp, char *to, size_t len)
 	fp->_IO_buf_end = to + len;
 }
 
-void spool__stdio_lend(struct spool_stdio *io, FILE *fp, char *to,
-		       size_t len)
+void spool__stdio_lend(struct spool_stdio *io, FILE *fp, char *to, size_t len)
 {
 	if (!io->fast || fp == NULL)
 		return;
@@ -245,7 +243,6 @@ char *spool__stdio_read_target(struct spool_stdio *io, FILE *fp, char *buf,
 	return buf;
 }
 
-
 /*
  * A bigger stdio buffer (spool.c swaps one in on disk, and says why).
  * Why swapping is safe: glibc points every buffer pointer at the
@@ -291,7 +288,6 @@ void spool__stdio_swap(FILE *fp, char *big, size_t len)
 	free(old);
 }
 
-
 /*
  * glibc bug (2.36, every cookie stream, fmemopen too): before flushing
  * output written into a buffer that still holds read-ahead, glibc seeks
@@ -336,7 +332,6 @@ int spool__stdio_confused(const struct spool_stdio *io, const FILE *fp,
 	return whence == SEEK_CUR && off == to_write_base && off != 0;
 }
 
-
 /*
  * While a process has one thread, glibc skips the stream lock in putc(),
  * getc(), ungetc(), feof() and ferror(), except on streams marked
@@ -366,14 +361,14 @@ void spool__stdio_opened(const struct spool_stdio *io, FILE *fp)
 struct probe {
 	char data[64];
 	size_t pos, size;
-	off_t last_seek;  /* the last offset the seek callback returned */
-	int offset_seen;  /* the write callback found _offset == last_seek */
+	off_t last_seek; /* the last offset the seek callback returned */
+	int offset_seen; /* the write callback found _offset == last_seek */
 	int writes;
-	int lend_ok;      /* every pointer where it belongs after a lend */
+	int lend_ok; /* every pointer where it belongs after a lend */
 	FILE *fp;
 	char *own;
 	size_t own_len;
-	char *big;        /* a buffer the read callback swaps in */
+	char *big; /* a buffer the read callback swaps in */
 	char block[1024];
 };
 
@@ -407,7 +402,7 @@ static ssize_t probe_write(void *cookie, const char *buf, size_t n)
 static int probe_seek(void *cookie, off_t *off, int whence)
 {
 	struct probe *p = cookie;
-	off_t base = whence == SEEK_SET ? 0
+	off_t base = whence == SEEK_SET	  ? 0
 		     : whence == SEEK_CUR ? (off_t)p->pos
 					  : (off_t)p->size;
 
@@ -444,9 +439,9 @@ static ssize_t probe_offset_write(void *cookie, const char *buf, size_t n)
  * 2 with the workaround (glibc says 1 without it). */
 static int probe_offset(void)
 {
-	cookie_io_functions_t io = { probe_read, probe_offset_write,
-				     probe_seek, probe_close };
-	struct probe p = { .data = "abc", .size = 3, .last_seek = -1 };
+	cookie_io_functions_t io = {probe_read, probe_offset_write, probe_seek,
+				    probe_close};
+	struct probe p = {.data = "abc", .size = 3, .last_seek = -1};
 	int ok;
 
 	p.fp = fopencookie(&p, "r+", io);
@@ -557,9 +552,9 @@ static int probe_lend_steps(struct probe *p)
 
 static int probe_lend(void)
 {
-	cookie_io_functions_t io = { probe_lend_read, probe_lend_write,
-				     probe_seek, probe_close };
-	struct probe p = { .last_seek = -1 };
+	cookie_io_functions_t io = {probe_lend_read, probe_lend_write,
+				    probe_seek, probe_close};
+	struct probe p = {.last_seek = -1};
 	int ok;
 
 	p.fp = fopencookie(&p, "w+", io);
@@ -605,13 +600,13 @@ void spool__stdio_regate(void)
 void spool__stdio_init(struct spool_stdio *io)
 {
 	pthread_once(&gate_once, spool__stdio_regate);
-	*io = (struct spool_stdio){ .fast = gate.fast,
-				    .fix_offset = gate.fix_offset };
+	*io = (struct spool_stdio){.fast = gate.fast,
+				   .fix_offset = gate.fix_offset};
 }
 #else /* !SPOOL_GLIBC_INTERNALS: the portable path, always */
 void spool__stdio_init(struct spool_stdio *io)
 {
-	*io = (struct spool_stdio){ 0 };
+	*io = (struct spool_stdio){0};
 }
 
 void spool__stdio_regate(void)
@@ -637,8 +632,7 @@ int spool__stdio_may_lend(struct spool_stdio *io, FILE *fp)
 	return 0;
 }
 
-void spool__stdio_lend(struct spool_stdio *io, FILE *fp, char *to,
-		       size_t len)
+void spool__stdio_lend(struct spool_stdio *io, FILE *fp, char *to, size_t len)
 {
 	(void)io;
 	(void)fp;

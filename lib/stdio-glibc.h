@@ -23,12 +23,12 @@
 
 /* The seam's per-stream state, inside struct spool. */
 struct spool_stdio {
-	unsigned char fast;       /* the internals path, for this stream */
+	unsigned char fast;	  /* the internals path, for this stream */
 	unsigned char fix_offset; /* the _offset workaround (probed) */
-	char *own;                /* stdio's own buffer while it writes
+	char *own;		  /* stdio's own buffer while it writes
 				     into a lent one; NULL otherwise */
 	size_t own_len;
-	char *lent;               /* the buffer lent to stdio */
+	char *lent; /* the buffer lent to stdio */
 };
 
 /* The shortest buffer worth lending: shorter ones cost a flush too soon. */
@@ -54,8 +54,7 @@ int spool__stdio_may_lend(struct spool_stdio *io, FILE *fp);
 /* Make [to, to + len) stdio's buffer; a len below SPOOL_LEND_MIN gives it
  * its own back. Only inside a write callback, after which glibc sets
  * every pointer from the buffer anyway. */
-void spool__stdio_lend(struct spool_stdio *io, FILE *fp, char *to,
-		       size_t len);
+void spool__stdio_lend(struct spool_stdio *io, FILE *fp, char *to, size_t len);
 /* Give stdio its own buffer back, every pointer and pending byte moved
  * along; a no-op when nothing is lent. Returns where p, a pointer into
  * the lent buffer, now points (p itself if it pointed elsewhere). */

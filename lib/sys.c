@@ -152,8 +152,8 @@ void *spool__mmap(void *p, size_t len, int prot, int flags, int fd, off_t at)
 				      : mmap(p, len, prot, flags, fd, at);
 }
 
-ssize_t spool__copy_file_range(int in, off_t *in_off, int out,
-			       off_t *out_off, size_t n, unsigned flags)
+ssize_t spool__copy_file_range(int in, off_t *in_off, int out, off_t *out_off,
+			       size_t n, unsigned flags)
 {
 	if (inject("copy_file_range", ENOSPC))
 		return -1;

@@ -19,17 +19,16 @@
  * The "glibc" tcase below compares every short mode with fopen().
  */
 static const char *const good_modes[] = {
-	"r", "r+", "w", "w+", "a", "a+", "rb", "rb+", "r+b", "wb", "w+b",
-	"wb+", "ab", "a+b", "ab+", "re", "r+e", "we", "w+e", "ae", "a+e",
-	"rbe", "reb", "r+be", "wbe+", "a+eb",
-	"rw", "r++", "rbb", "ree", "w+x", "wx", "r ", "rm", "rc", "a+b+",
+    "r",   "r+",  "w",	 "w+",	"a",   "a+",   "rb",   "rb+",  "r+b",
+    "wb",  "w+b", "wb+", "ab",	"a+b", "ab+",  "re",   "r+e",  "we",
+    "w+e", "ae",  "a+e", "rbe", "reb", "r+be", "wbe+", "a+eb", "rw",
+    "r++", "rbb", "ree", "w+x", "wx",  "r ",   "rm",   "rc",   "a+b+",
 };
 
 /* EINVAL: no r, w or a first, or a ",ccs=" charset, which would make
  * fopen()'s stream wide; a spool is byte-oriented only. */
 static const char *const bad_modes[] = {
-	"", "x", "+", "b", "R", " r", "r,ccs=UTF-8", "w+,ccs=UTF-8",
-	"rb,ccs=x",
+    "", "x", "+", "b", "R", " r", "r,ccs=UTF-8", "w+,ccs=UTF-8", "rb,ccs=x",
 };
 
 START_TEST(test_open_good_modes)
@@ -70,7 +69,7 @@ static void expect_opts_fail(const struct spool_options *o, const char *mode,
 
 START_TEST(test_opts_invalid)
 {
-	struct spool_options o = { .threshold = 16 };
+	struct spool_options o = {.threshold = 16};
 
 	expect_opts_fail(NULL, "w+", EINVAL);
 	o.flags = 1;
@@ -95,8 +94,7 @@ END_TEST
 START_TEST(test_opts_copied_at_open)
 {
 	char data[] = "initial", dir[256];
-	struct spool_options o = { .threshold = 4, .data = data,
-				   .data_len = 7 };
+	struct spool_options o = {.threshold = 4, .data = data, .data_len = 7};
 	char *d = tu_mkdtemp();
 	unsigned char *got;
 	size_t len;
@@ -295,15 +293,41 @@ static void mode_teardown(void)
 
 /* What the calls returned, in order; both streams get the same calls. */
 enum {
-	MR_GETC, MR_GETC_ERR, MR_GETC_EOF, MR_SEEK1, MR_PUT1, MR_FLUSH1,
-	MR_ERR1, MR_POS1, MR_SEEK2, MR_PUT2, MR_FLUSH2, MR_ERR2, MR_POS2,
-	MR_SEEK3, MR_BACK, MR_LEN, MR_N
+	MR_GETC,
+	MR_GETC_ERR,
+	MR_GETC_EOF,
+	MR_SEEK1,
+	MR_PUT1,
+	MR_FLUSH1,
+	MR_ERR1,
+	MR_POS1,
+	MR_SEEK2,
+	MR_PUT2,
+	MR_FLUSH2,
+	MR_ERR2,
+	MR_POS2,
+	MR_SEEK3,
+	MR_BACK,
+	MR_LEN,
+	MR_N
 };
 static const char *const mr_name[MR_N] = {
-	"fgetc", "fgetc errno", "feof", "fseeko", "fputc 'X' at 0", "fflush",
-	"errno after 'X'", "ftello after 'X'", "fseeko", "fputc 'Y' at 0",
-	"fflush", "errno after 'Y'", "ftello after 'Y'", "fseeko",
-	"fgetc at 0", "length",
+    "fgetc",
+    "fgetc errno",
+    "feof",
+    "fseeko",
+    "fputc 'X' at 0",
+    "fflush",
+    "errno after 'X'",
+    "ftello after 'X'",
+    "fseeko",
+    "fputc 'Y' at 0",
+    "fflush",
+    "errno after 'Y'",
+    "ftello after 'Y'",
+    "fseeko",
+    "fgetc at 0",
+    "length",
 };
 
 /* errno if the stream's error indicator is set, else 0; then clear it. */
@@ -355,8 +379,9 @@ static size_t fd_contents(int fd, char *buf, size_t cap)
 /* The spool of the same mode: opened as the scratch file was. */
 static FILE *mode_spool(const char *mode)
 {
-	struct spool_options o = { .threshold = 16, .data = MODE_DATA,
-				   .data_len = sizeof(MODE_DATA) - 1 };
+	struct spool_options o = {.threshold = 16,
+				  .data = MODE_DATA,
+				  .data_len = sizeof(MODE_DATA) - 1};
 
 	return mode[0] == 'r' ? spool_fopen_opts(&o, mode)
 			      : spool_fopen(16, mode);
@@ -409,8 +434,7 @@ static int mode_case(const char *mode)
 		file = NULL;
 	}
 	if (file == NULL) {
-		ck_assert_msg(spool == NULL, "mode \"%s\": spool opened",
-			      mode);
+		ck_assert_msg(spool == NULL, "mode \"%s\": spool opened", mode);
 		ck_assert_msg(serr == EINVAL, "mode \"%s\": spool: %s", mode,
 			      strerror(serr));
 	} else {
@@ -457,9 +481,10 @@ START_TEST(test_mode_like_fopen_positions)
 	static const char first[] = "rwa";
 	static const char fill[] = "mbx+t,e";
 	static const char *const tail[] = {
-		"+", ",ccs=UTF-8", ",ccs=ISO-8859-1", ",ccs=BOGUS", ",ccs=",
-		",ccs=UTF-8+", "+,ccs=UTF-8", "ccs=UTF-8", ",CCS=UTF-8",
-		",ccs=+", ",ccs=x", ",ccs=b", ",ccs=m", ",ccs=e",
+	    "+",	  ",ccs=UTF-8",	 ",ccs=ISO-8859-1", ",ccs=BOGUS",
+	    ",ccs=",	  ",ccs=UTF-8+", "+,ccs=UTF-8",	    "ccs=UTF-8",
+	    ",CCS=UTF-8", ",ccs=+",	 ",ccs=x",	    ",ccs=b",
+	    ",ccs=m",	  ",ccs=e",
 	};
 	char mode[32];
 	size_t f, c, k, t;
@@ -479,12 +504,33 @@ END_TEST
 
 /* Shapes the generated modes miss. */
 static const char *const mode_picked[] = {
-	"", "x", "R", " r", "r b", "r\t+", "rw+", "wr", "ar", "r,+",
-	"r,ccs=+ISO-8859-1", /* 2.36: '+' is mode[6], ",ccs=" not found */
-	"rb,ccs=x", "w+b,ccs=UTF-8", "a,ccs=UTF-16", "r+,ccs=UTF-8",
-	"r++++++,ccs=UTF-8", "rmmmmmmm,ccs=UTF-8", "r\xff+", "r\n+",
-	"rbbbbbb+", "rbbbbb+", "a+,ccs=UTF-8,x", "w,ccs=UTF-8,ccs=BOGUS",
-	"ra", "wa+", "a+r", "rrrrrrrrr+",
+    "",
+    "x",
+    "R",
+    " r",
+    "r b",
+    "r\t+",
+    "rw+",
+    "wr",
+    "ar",
+    "r,+",
+    "r,ccs=+ISO-8859-1", /* 2.36: '+' is mode[6], ",ccs=" not found */
+    "rb,ccs=x",
+    "w+b,ccs=UTF-8",
+    "a,ccs=UTF-16",
+    "r+,ccs=UTF-8",
+    "r++++++,ccs=UTF-8",
+    "rmmmmmmm,ccs=UTF-8",
+    "r\xff+",
+    "r\n+",
+    "rbbbbbb+",
+    "rbbbbb+",
+    "a+,ccs=UTF-8,x",
+    "w,ccs=UTF-8,ccs=BOGUS",
+    "ra",
+    "wa+",
+    "a+r",
+    "rrrrrrrrr+",
 };
 
 START_TEST(test_mode_like_fopen_picked)

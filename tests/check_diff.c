@@ -126,8 +126,8 @@ struct side {
 	unsigned char *buf; /* what reads returned */
 	char *line;	    /* getline's buffer */
 	size_t line_cap;
-	char *vbuf; /* setvbuf buffer, freed after fclose */
-	int rfd;    /* a readable descriptor for the contents */
+	char *vbuf;	    /* setvbuf buffer, freed after fclose */
+	int rfd;	    /* a readable descriptor for the contents */
 	unsigned char *out; /* the contents got whole (OP_SIZE variants) */
 };
 

@@ -261,7 +261,8 @@ static int full_on_disk_at_fclose(void *arg)
 	TU_REQUIRE(put_pat(fp, MiB - 2 * KiB, MiB + 2 * KiB) == 0);
 	errno = 0;
 	TU_REQUIRE(fclose(fp) == EOF && errno == ENOSPC);
-	TU_REQUIRE(tu_entries(arg) == 0 && tu_free_bytes(arg) == (long long)MiB);
+	TU_REQUIRE(tu_entries(arg) == 0 &&
+		   tu_free_bytes(arg) == (long long)MiB);
 	return 0;
 }
 
@@ -842,7 +843,8 @@ static int rofs(void *arg)
 	TU_REQUIRE(tmpdir_falls_back(arg));
 	TU_REQUIRE(remount(arg, 0) == 0);
 	TU_REQUIRE(fill(fp, 40, 100, 60) == 100);
-	TU_REQUIRE(spool_is_rolled(fp) == 1 && fd_in_dir(spool_fileno(fp), arg));
+	TU_REQUIRE(spool_is_rolled(fp) == 1 &&
+		   fd_in_dir(spool_fileno(fp), arg));
 	TU_REQUIRE(has_pat(fp, 100) && tu_entries(arg) == 0);
 	TU_REQUIRE(fclose(fp) == 0);
 	return 0;
@@ -868,7 +870,7 @@ static int eacces(void *arg)
 
 	if (geteuid() == 0)
 		TU_REQUIRE(setgroups(0, NULL) == 0 && setgid(NOBODY) == 0 &&
-			setuid(NOBODY) == 0);
+			   setuid(NOBODY) == 0);
 	if (access(arg, X_OK) != 0 ||
 	    faccessat(AT_FDCWD, arg, W_OK, AT_EACCESS) == 0) {
 		printf("SKIP: EACCES test: %s is %s for uid %u\n", (char *)arg,
@@ -881,7 +883,8 @@ static int eacces(void *arg)
 	TU_REQUIRE(tmpdir_falls_back(arg));
 	TU_REQUIRE(chmod(arg, 0755) == 0);
 	TU_REQUIRE(fill(fp, 40, 100, 60) == 100);
-	TU_REQUIRE(spool_is_rolled(fp) == 1 && fd_in_dir(spool_fileno(fp), arg));
+	TU_REQUIRE(spool_is_rolled(fp) == 1 &&
+		   fd_in_dir(spool_fileno(fp), arg));
 	TU_REQUIRE(has_pat(fp, 100) && tu_entries(arg) == 0);
 	TU_REQUIRE(fclose(fp) == 0);
 	return 0;

@@ -39,7 +39,7 @@ static struct run {
 	int failures;
 	unsigned char *named; /* what spool_persist() last named, or NULL */
 	size_t named_len;
-	const void *view;     /* a live view, and its bytes when taken */
+	const void *view; /* a live view, and its bytes when taken */
 	unsigned char *viewed;
 	size_t view_len;
 } R;
@@ -146,7 +146,9 @@ static void op_tell(void)
  * (one fault per run), to the same target. */
 static void op_seek(off_t off, int whence)
 {
-	off_t base = whence == SEEK_SET ? 0 : whence == SEEK_CUR ? R.pos : R.mlen;
+	off_t base = whence == SEEK_SET	  ? 0
+		     : whence == SEEK_CUR ? R.pos
+					  : R.mlen;
 	long before = F.calls;
 
 	errno = 0;
@@ -167,7 +169,8 @@ static void op_read(size_t n)
 	int err;
 
 	if (R.pos < R.mlen)
-		want = (size_t)(R.mlen - R.pos) < n ? (size_t)(R.mlen - R.pos) : n;
+		want =
+		    (size_t)(R.mlen - R.pos) < n ? (size_t)(R.mlen - R.pos) : n;
 	errno = 0;
 	got = fread(buf, 1, n, R.fp);
 	err = errno;
@@ -344,10 +347,10 @@ static void check_named(void)
 		ck_assert_msg(access(path, F_OK) != 0,
 			      "%s: a failed persist left a file", R.scenario);
 	else
-		ck_assert_msg(same_file(path, R.named, R.named_len),
-			      "%s: the persisted file changed (fault %ld in %s)",
-			      R.scenario, F.fail_at,
-			      F.hit_name ? F.hit_name : "none");
+		ck_assert_msg(
+		    same_file(path, R.named, R.named_len),
+		    "%s: the persisted file changed (fault %ld in %s)",
+		    R.scenario, F.fail_at, F.hit_name ? F.hit_name : "none");
 	free(path);
 }
 
@@ -394,7 +397,7 @@ static void body_large_writes(void)
 	op_write(10000, 1);
 	op_write(3000, 2);
 	op_seek(0, SEEK_SET);
-	op_read(200); /* unbuffered reads cost one call per byte */
+	op_read(200);		  /* unbuffered reads cost one call per byte */
 	op_seek(20000, SEEK_SET); /* a hole */
 	op_write(1, 3);
 	op_size();
@@ -511,8 +514,8 @@ static void body_close(void)
 	int rc, err;
 
 	op_batch("kept\n", 150); /* 750 bytes, in memory */
-	ck_assert_int_ge(fputs("pending bytes that fclose must flush\n",
-			       R.fp), 0);
+	ck_assert_int_ge(fputs("pending bytes that fclose must flush\n", R.fp),
+			 0);
 	ck_assert_int_ge(fprintf(R.fp, "%0400d\n", 7), 0); /* crosses */
 	before = F.calls;
 	errno = 0;
@@ -577,34 +580,31 @@ struct scenario {
 };
 
 static const struct scenario scenarios[] = {
-	{ "small-writes", "w+", 1000, 0, 0, 0, 0, body_small_writes },
-	{ "large-writes", "w+", 4096, 1, 0, 0, 0, body_large_writes },
-	{ "cross", "w+", 1000, 1, 0, 0, 0, body_cross_threshold },
-	{ "rollover", "w+", 5000, 1, 0, 0, 0, body_explicit_rollover },
-	{ "truncate", "w+", 1000, 1, 0, 0, 0, body_truncate },
-	{ "reads-on-disk", "r+", 1000, 0, 3000, 0, 0, body_reads },
-	{ "reads-in-memory", "r", 8000, 0, 3000, 0, 0, body_reads },
-	{ "reads-big-buffer", "r+", 1 << 19, 0, 60000, 0, 0,
-	  body_big_buffer_reads },
-	{ "writes-big-buffer", "w+", 1 << 19, 0, 0, 0, 0,
-	  body_big_buffer_writes },
-	{ "append", "a+", 1000, 1, 300, 0, 0, body_append },
-	{ "limit", "w+", 1000, 1, 0, 1 << 20, 0, body_cross_threshold },
-	{ "tmpdir", "w+", 100, 1, 0, 0, 1, body_cross_threshold },
-	{ "close", "w+", 1000, 0, 0, 0, 0, body_close },
-	{ "segments", "w+", 8 << 20, 1, 0, 0, 0, body_segments },
-	{ "contents-out", "w+", 1000, 1, 0, 0, 0, body_contents_out },
-	{ "contents-out-append", "a+", 1000, 1, 300, 0, 0,
-	  body_contents_out },
-	{ "view", "w+", 1000, 1, 0, 0, 0, body_view },
-	{ "view-segments", "w+", 1 << 20, 1, 0, 0, 0, body_view_segments },
+    {"small-writes", "w+", 1000, 0, 0, 0, 0, body_small_writes},
+    {"large-writes", "w+", 4096, 1, 0, 0, 0, body_large_writes},
+    {"cross", "w+", 1000, 1, 0, 0, 0, body_cross_threshold},
+    {"rollover", "w+", 5000, 1, 0, 0, 0, body_explicit_rollover},
+    {"truncate", "w+", 1000, 1, 0, 0, 0, body_truncate},
+    {"reads-on-disk", "r+", 1000, 0, 3000, 0, 0, body_reads},
+    {"reads-in-memory", "r", 8000, 0, 3000, 0, 0, body_reads},
+    {"reads-big-buffer", "r+", 1 << 19, 0, 60000, 0, 0, body_big_buffer_reads},
+    {"writes-big-buffer", "w+", 1 << 19, 0, 0, 0, 0, body_big_buffer_writes},
+    {"append", "a+", 1000, 1, 300, 0, 0, body_append},
+    {"limit", "w+", 1000, 1, 0, 1 << 20, 0, body_cross_threshold},
+    {"tmpdir", "w+", 100, 1, 0, 0, 1, body_cross_threshold},
+    {"close", "w+", 1000, 0, 0, 0, 0, body_close},
+    {"segments", "w+", 8 << 20, 1, 0, 0, 0, body_segments},
+    {"contents-out", "w+", 1000, 1, 0, 0, 0, body_contents_out},
+    {"contents-out-append", "a+", 1000, 1, 300, 0, 0, body_contents_out},
+    {"view", "w+", 1000, 1, 0, 0, 0, body_view},
+    {"view-segments", "w+", 1 << 20, 1, 0, 0, 0, body_view_segments},
 };
 #define NSCENARIOS (sizeof(scenarios) / sizeof(scenarios[0]))
 
 static int open_run(const struct scenario *sc)
 {
-	struct spool_options o = { .threshold = sc->threshold,
-				   .limit = sc->limit };
+	struct spool_options o = {.threshold = sc->threshold,
+				  .limit = sc->limit};
 	long before = F.calls;
 
 	if (!sc->use_tmpdir)
@@ -636,8 +636,8 @@ static int open_run(const struct scenario *sc)
 static void read_back(off_t at)
 {
 	static unsigned char buf[READ_BACK];
-	size_t want = (size_t)(R.mlen - at < READ_BACK ? R.mlen - at
-						       : READ_BACK);
+	size_t want =
+	    (size_t)(R.mlen - at < READ_BACK ? R.mlen - at : READ_BACK);
 
 	ck_assert_int_eq(fseeko(R.fp, at, SEEK_SET), 0);
 	ck_assert_uint_eq(fread(buf, 1, want, R.fp), want);
@@ -704,8 +704,7 @@ static void run_once(const struct scenario *sc, long fail_at, int err)
 		saved = tu_save_tmpdir();
 		ck_assert_int_eq(setenv("TMPDIR", dir, 1), 0);
 	}
-	F = (struct spool__faults){ .armed = 1, .fail_at = fail_at,
-				    .err = err };
+	F = (struct spool__faults){.armed = 1, .fail_at = fail_at, .err = err};
 	if (open_run(sc) == 0) {
 		sc->body();
 		verify_and_continue();
@@ -714,7 +713,8 @@ static void run_once(const struct scenario *sc, long fail_at, int err)
 	if (sc->use_tmpdir)
 		tu_restore_tmpdir(saved);
 	if (fail_at > 0)
-		ck_assert_msg(F.hit != 0, "%s: call %ld was never made (%ld calls)",
+		ck_assert_msg(F.hit != 0,
+			      "%s: call %ld was never made (%ld calls)",
 			      sc->name, fail_at, F.calls);
 	ck_assert_int_le(R.failures, 1);
 	ck_assert_int_eq(tu_count_entries(dir), 0);
@@ -723,7 +723,7 @@ static void run_once(const struct scenario *sc, long fail_at, int err)
 /* errno for the injected failure: 0 is each call's realistic default
  * (ENOMEM, EMFILE, ENOSPC, EIO, ...); EOPNOTSUPP on open() drives the
  * mkostemp+unlink fallback; EINTR must be retried where it can occur. */
-static const int fault_errnos[] = { 0, EOPNOTSUPP, EINTR };
+static const int fault_errnos[] = {0, EOPNOTSUPP, EINTR};
 
 START_TEST(test_inject_every_call)
 {

@@ -9,9 +9,10 @@
  *   and the test reads struct spool through the registry.
  * - The stdio buffer (lib/spool.c, read_bigger(), write_bigger()): on
  *   glibc, the first refill or full flush of a spool on disk whose
- *   threshold is at least 512 KiB swaps glibc's 8 KiB buffer for 64 KiB; never in memory, never below that
- *   threshold, never a buffer or mode chosen with setvbuf(). Every case is
- *   run side by side with tmpfile() and must read and write the same.
+ *   threshold is at least 512 KiB swaps glibc's 8 KiB buffer for 64 KiB; never
+ * in memory, never below that threshold, never a buffer or mode chosen with
+ * setvbuf(). Every case is run side by side with tmpfile() and must read and
+ * write the same.
  * - Writing in place (lib/spool.c, lend()): stdio's buffer is the image
  *   past the end while a spool in memory appends; the cases that must
  *   take it back out, or leave it harmlessly, against tmpfile().
@@ -39,19 +40,19 @@ static int fast_path(void)
 	return io.fast;
 }
 
-#define NOT_FAST                                                          \
-	"skipped: the glibc internals path is not engaged here "          \
-	"(SPOOL_STDIO=portable, an untested glibc or a failed probe): "   \
+#define NOT_FAST                                                               \
+	"skipped: the glibc internals path is not engaged here "               \
+	"(SPOOL_STDIO=portable, an untested glibc or a failed probe): "        \
 	"stdio keeps its own buffer"
 
 /* In a test that looks at what the internals path does: skip, saying
  * why, where it is not engaged. */
-#define NEED_FAST_PATH()                                                  \
-	do {                                                              \
-		if (!fast_path()) {                                       \
-			puts(NOT_FAST);                                   \
-			return;                                           \
-		}                                                         \
+#define NEED_FAST_PATH()                                                       \
+	do {                                                                   \
+		if (!fast_path()) {                                            \
+			puts(NOT_FAST);                                        \
+			return;                                                \
+		}                                                              \
 	} while (0)
 #define MiB (1024 * KiB)
 
@@ -127,10 +128,11 @@ START_TEST(test_place_first_block)
 		s = spool__lookup(fp);
 		ck_assert_ptr_nonnull(s);
 		block = s->buf - s->skew;
-		ck_assert_msg(!in_window(s->buf, src),
-			      "source offset %zu: image %lu bytes past it", k,
-			      (unsigned long)(((uintptr_t)s->buf -
-					       (uintptr_t)src) & 4095));
+		ck_assert_msg(
+		    !in_window(s->buf, src),
+		    "source offset %zu: image %lu bytes past it", k,
+		    (unsigned long)(((uintptr_t)s->buf - (uintptr_t)src) &
+				    4095));
 		ck_assert_uint_eq(s->skew, in_window(block, src) ? 64 : 0);
 		shifted += s->skew != 0;
 		expect_image(fp, src, n);
@@ -284,8 +286,8 @@ static size_t bufsize(const FILE *fp)
 }
 #endif
 
-#define NO_BUF_FIELDS                                                     \
-	"skipped: built without the glibc internals path; the spool keeps " \
+#define NO_BUF_FIELDS                                                          \
+	"skipped: built without the glibc internals path; the spool keeps "    \
 	"the stdio buffer it is given"
 
 /* A spool and tmpfile() get the same calls; every result must agree. */
@@ -295,7 +297,7 @@ struct pair {
 
 static struct pair pair_open(size_t threshold, size_t n, unsigned seed)
 {
-	struct pair p = { spool_fopen(threshold, "w+"), tmpfile() };
+	struct pair p = {spool_fopen(threshold, "w+"), tmpfile()};
 	unsigned char *data = malloc(n);
 
 	ck_assert_ptr_nonnull(p.sp);
@@ -432,7 +434,7 @@ START_TEST(test_iobuf_grows_writing)
 	ck_assert_int_eq(fflush(p.sp), 0);
 	ck_assert_int_eq(fflush(p.tf), 0);
 	ck_assert_uint_eq(bufsize(p.sp), 8 * KiB); /* glibc's, until now */
-	pair_records(&p, 100, 8); /* not a full buffer yet */
+	pair_records(&p, 100, 8);		   /* not a full buffer yet */
 	pair_seek(&p, 0, SEEK_CUR);
 	ck_assert_uint_eq(bufsize(p.sp), 8 * KiB);
 	pair_records(&p, 20 * KiB, 9);
@@ -465,10 +467,10 @@ START_TEST(test_iobuf_kept)
 #ifdef SPOOL_GLIBC_INTERNALS
 	NEED_FAST_PATH(); /* before anything is opened */
 	static char ubuf_sp[4096], ubuf_tf[4096];
-	size_t threshold = _i == KEEP_MEMORY ? SIZE_MAX
+	size_t threshold = _i == KEEP_MEMORY  ? SIZE_MAX
 			   : _i == KEEP_SMALL ? 512 * KiB - 1
 					      : 512 * KiB;
-	struct pair p = { spool_fopen(threshold, "w+"), tmpfile() };
+	struct pair p = {spool_fopen(threshold, "w+"), tmpfile()};
 	size_t before;
 
 	ck_assert_ptr_nonnull(p.sp);
@@ -757,9 +759,8 @@ START_TEST(test_seg_place)
 		g = seg(s, 0);
 		ck_assert_msg(!in_window(g->p, src + 1000),
 			      "source offset %zu: in the window", k);
-		ck_assert_uint_eq(g->skew,
-				  in_window(g->p - g->skew, src + 1000) ? 64
-									: 0);
+		ck_assert_uint_eq(
+		    g->skew, in_window(g->p - g->skew, src + 1000) ? 64 : 0);
 		shifted += g->skew != 0;
 		ck_assert_int_eq(fseeko(fp, (off_t)at, SEEK_SET), 0);
 		{
@@ -777,7 +778,6 @@ START_TEST(test_seg_place)
 	free(pages);
 }
 END_TEST
-
 
 /*
  * Mapping ahead (lib/spool.c, map_ahead()): writes into a fresh segment
@@ -821,23 +821,20 @@ START_TEST(test_seg_map_ahead)
 	}
 	ck_assert_int_eq(g->fresh, 1);
 	end = (uintptr_t)g->p + (n - g->start);
-	ck_assert_int_eq(mincore((void *)((end + 512 * KiB) & ~(page - 1)),
-				 page, &vec),
-			 0);
+	ck_assert_int_eq(
+	    mincore((void *)((end + 512 * KiB) & ~(page - 1)), page, &vec), 0);
 	ck_assert_msg(vec & 1, "not mapped ahead");
-	ck_assert_int_eq(mincore((void *)((end + MiB + 2 * page) &
-					  ~(page - 1)),
-				 page, &vec),
-			 0);
+	ck_assert_int_eq(
+	    mincore((void *)((end + MiB + 2 * page) & ~(page - 1)), page, &vec),
+	    0);
 	ck_assert_msg(!(vec & 1), "mapped more than 1 MiB ahead");
 	/* A write that ends past the window moves it. */
 	fill(want + n, MiB + chunk, 99);
 	ck_assert_uint_eq(fwrite(want + n, 1, MiB + chunk, fp), MiB + chunk);
 	n += MiB + chunk;
-	ck_assert_int_eq(mincore((void *)((end + MiB + 2 * page) &
-					  ~(page - 1)),
-				 page, &vec),
-			 0);
+	ck_assert_int_eq(
+	    mincore((void *)((end + MiB + 2 * page) & ~(page - 1)), page, &vec),
+	    0);
 	ck_assert_msg(vec & 1, "the window did not move");
 	expect_image(fp, want, n);
 	ck_assert_int_eq(fclose(fp), 0);
@@ -870,7 +867,8 @@ static void ip_start(FILE *fp, int spool)
 	if (spool && fast_path()) {
 		struct spool *s = spool__lookup(fp);
 
-		ck_assert_msg(s->io.lent != NULL && fp->_IO_buf_base == s->io.lent,
+		ck_assert_msg(s->io.lent != NULL &&
+				  fp->_IO_buf_base == s->io.lent,
 			      "stdio does not write in place");
 	}
 #else
@@ -906,7 +904,8 @@ static unsigned long ip_case(FILE *fp, int spool, int k)
 		break;
 	case 2: /* a buffer of the caller's, set after I/O */
 		ck_assert_int_eq(setvbuf(fp, ip_userbuf[spool], _IOFBF,
-					 sizeof(ip_userbuf[0])), 0);
+					 sizeof(ip_userbuf[0])),
+				 0);
 		ck_assert_uint_eq(fwrite(b, 1, 9000, fp), 9000);
 		break;
 	case 3: /* unbuffered, set after I/O */
@@ -1013,7 +1012,7 @@ START_TEST(test_in_place_long)
 	}
 	ck_assert_msg(longer || !fast_path(),
 		      "stdio never wrote in place past the length "
-			      "of its own buffer");
+		      "of its own buffer");
 	pair_close(&p);
 #else
 	puts(NO_BUF_FIELDS);
@@ -1029,7 +1028,7 @@ START_TEST(test_in_place_limit)
 #ifdef SPOOL_GLIBC_INTERNALS
 	NEED_FAST_PATH(); /* before anything is opened */
 	const off_t limit = 5 * (off_t)MiB + 12345;
-	struct spool_options o = { .threshold = SIZE_MAX, .limit = limit };
+	struct spool_options o = {.threshold = SIZE_MAX, .limit = limit};
 	FILE *fp = spool_fopen_opts(&o, "w+");
 	struct spool *s;
 	unsigned char rec[40];
@@ -1154,8 +1153,9 @@ int main(void)
 #ifdef SPOOL_GLIBC_INTERNALS
 	tcase_add_test(tc, test_place_two_sources);
 #else
-	printf("skipped: two sources: this libc's FILE does not show its "
-	       "stdio buffer, so the spool places for the write at hand only\n");
+	printf(
+	    "skipped: two sources: this libc's FILE does not show its "
+	    "stdio buffer, so the spool places for the write at hand only\n");
 #endif
 	tcase_add_test(tc, test_place_moved_block);
 	tcase_add_test(tc, test_place_shrink);

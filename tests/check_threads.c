@@ -494,7 +494,8 @@ static void *churn_thread(void *arg)
 	while (!atomic_load(&fork_stop) && !bad) {
 		FILE *fp = spool_fopen(16, "w+");
 
-		bad = fp == NULL || fputs("churn, past the threshold\n", fp) < 0 ||
+		bad = fp == NULL ||
+		      fputs("churn, past the threshold\n", fp) < 0 ||
 		      fflush(fp) != 0;
 		for (i = 0; i < 1000 && !bad; i++)
 			bad = spool_is_rolled(fp) != 1 ||
@@ -549,8 +550,8 @@ START_TEST(test_threads_fork_while_busy)
 	atomic_store(&fork_stop, 0);
 	atomic_store(&churn_bad, 0);
 	for (i = 0; i < 2; i++)
-		ck_assert_int_eq(pthread_create(&t[i], NULL, churn_thread, NULL),
-				 0);
+		ck_assert_int_eq(
+		    pthread_create(&t[i], NULL, churn_thread, NULL), 0);
 	for (i = 0; i < FORKS && hung < 3; i++) {
 		pid = fork();
 		if (pid == 0)

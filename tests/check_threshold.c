@@ -395,8 +395,8 @@ END_TEST
 /* Past 256 KiB the image grows by segments (lib/spool.c, mem_reserve);
  * 5 MiB and 20 MiB hold a dozen or more of them. */
 static const size_t held_sizes[] = {
-	1,	   255,	      256,	 257,	 1000,	   4096,
-	65536,	   200 * KiB, 300 * KiB, MiB + 17, 5 * MiB + 3, 20 * MiB,
+    1,	   255,	      256,	 257,	   1000,	4096,
+    65536, 200 * KiB, 300 * KiB, MiB + 17, 5 * MiB + 3, 20 * MiB,
 };
 
 static size_t held_bound(size_t n)

@@ -82,9 +82,9 @@ static int contents_are(FILE *fp, const char *want, size_t len)
 static FILE *open_data(size_t threshold, const char *data, const char *mode)
 {
 	struct spool_options o = {
-		.threshold = threshold,
-		.data = data,
-		.data_len = data ? strlen(data) : 0,
+	    .threshold = threshold,
+	    .data = data,
+	    .data_len = data ? strlen(data) : 0,
 	};
 
 	return spool_fopen_opts(&o, mode);
@@ -95,12 +95,11 @@ static void test_modes(void)
 	/* glibc 2.36's fopen() rule, on musl too: r, w or a, then six
 	 * characters at most are read, unknown ones ignored (mode.c). */
 	static const char *const good[] = {
-		"r", "r+", "w", "w+", "a", "a+", "rb", "w+b", "wb+", "ae",
-		"r+be", "rw", "w++", "rbb", "wt", "r+x", "am", "rc",
+	    "r",  "r+",	  "w",	"w+",  "a",   "a+", "rb",  "w+b", "wb+",
+	    "ae", "r+be", "rw", "w++", "rbb", "wt", "r+x", "am",  "rc",
 	};
 	/* A ",ccs=" charset would make glibc's stream wide. */
-	static const char *const bad[] = { "", "x", "+r", "R",
-					   "r,ccs=UTF-8" };
+	static const char *const bad[] = {"", "x", "+r", "R", "r,ccs=UTF-8"};
 	size_t i;
 	FILE *fp;
 
@@ -218,7 +217,7 @@ static void test_seek(size_t threshold)
  * was; in memory, across the rollover and on disk. */
 static void test_append(void)
 {
-	static const char *const modes[] = { "a", "a+" };
+	static const char *const modes[] = {"a", "a+"};
 	size_t i;
 
 	for (i = 0; i < 2; i++) {
@@ -325,7 +324,7 @@ static void test_queries(void)
 /* Every public function refuses what is not a live spool. */
 static void test_foreign(void)
 {
-	FILE *const foreign[] = { NULL, stdin, stdout };
+	FILE *const foreign[] = {NULL, stdin, stdout};
 	FILE *tf = tmpfile();
 	size_t i;
 
@@ -353,7 +352,7 @@ static void test_foreign(void)
 
 static void test_limit(void)
 {
-	struct spool_options o = { .threshold = 100, .limit = 10 };
+	struct spool_options o = {.threshold = 100, .limit = 10};
 	char buf[64];
 	FILE *fp;
 	size_t n;
@@ -433,7 +432,7 @@ static void test_initial_data(void)
  */
 static void test_failed_rollover(void)
 {
-	struct spool_options o = { .threshold = 5, .dir = "/nonexistent/x" };
+	struct spool_options o = {.threshold = 5, .dir = "/nonexistent/x"};
 	FILE *fp = spool_fopen_opts(&o, "w+");
 
 	CHECK(fputs("abc", fp) >= 0 && fflush(fp) == 0);

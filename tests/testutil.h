@@ -113,8 +113,8 @@ static inline char *tu_save_tmpdir(void)
 /* Put back what tu_save_tmpdir() returned (NULL: unset), and free it. */
 static inline void tu_restore_tmpdir(char *saved)
 {
-	ck_assert_int_eq(saved != NULL ? setenv("TMPDIR", saved, 1)
-				       : unsetenv("TMPDIR"), 0);
+	ck_assert_int_eq(
+	    saved != NULL ? setenv("TMPDIR", saved, 1) : unsetenv("TMPDIR"), 0);
 	free(saved);
 }
 

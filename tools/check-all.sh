@@ -1,5 +1,6 @@
 #!/bin/sh
 # Build and run every test libspool has, the way CI does:
+#   0. every C file formatted as .clang-format says (tools/check-format.sh);
 #   1. the Check suites and scripts (make check), then make distcheck;
 #   2. the same suites built with AddressSanitizer + UBSan;
 #   3. every Check binary under valgrind (CK_FORK=no);
@@ -48,6 +49,7 @@ sanitizer_build() {
 	return "$rc"
 }
 
+step "format (clang-format 14)" tools/check-format.sh
 step "make check + distcheck" main_build
 if [ -f test-suite.log ] && grep -q '^# \(FAIL\|ERROR\): *[1-9]' test-suite.log; then
 	cat test-suite.log

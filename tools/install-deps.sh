@@ -14,11 +14,12 @@ set -eu
 build="autoconf automake libtool pkgconf make gcc libc6-dev"
 # The tests: Check for make check; groff/mandoc to lint the man pages;
 # valgrind, clang (libFuzzer, sanitizers, llvm-symbolizer) and
-# musl-tools for the checks in tools/check-all.sh; moreutils (sponge),
+# musl-tools for the checks in tools/check-all.sh, clang-format for its
+# format check; moreutils (sponge),
 # time and strace for the spool command's tests; libpng, libxml2 and
 # zlib for the examples that use them.
 tests="check groff-base mandoc util-linux valgrind moreutils time strace
-	musl-tools clang llvm libclang-rt-14-dev
+	musl-tools clang llvm libclang-rt-14-dev clang-format
 	libpng-dev libxml2-dev zlib1g-dev"
 
 case "$*" in
