@@ -90,11 +90,13 @@ START_TEST(test_opts_invalid)
 END_TEST
 
 /* The options, the directory string and the data are copied at open:
- * the caller may reuse them at once. */
+ * the caller may reuse them at once. The data stays in memory, so the
+ * rollover after the caller's changes uses the copied threshold and
+ * directory. */
 START_TEST(test_opts_copied_at_open)
 {
 	char data[] = "initial", dir[256];
-	struct spool_options o = {.threshold = 4, .data = data, .data_len = 7};
+	struct spool_options o = {.threshold = 8, .data = data, .data_len = 7};
 	char *d = tu_mkdtemp();
 	unsigned char *got;
 	size_t len;
@@ -111,7 +113,14 @@ START_TEST(test_opts_copied_at_open)
 	ck_assert_uint_eq(len, 7);
 	ck_assert_mem_eq(got, "initial", 7);
 	free(got);
-	ck_assert_int_eq(spool_is_rolled(fp), 1); /* 7 > 4: on disk */
+	ck_assert_int_eq(spool_is_rolled(fp), 0); /* 7 <= 8: in memory */
+	ck_assert_int_ge(fputs("more", fp), 0);
+	ck_assert_msg(fflush(fp) == 0, "rollover: %s", strerror(errno));
+	ck_assert_int_eq(spool_is_rolled(fp), 1); /* 11 > 8: on disk */
+	got = tu_slurp(fp, &len);
+	ck_assert_uint_eq(len, 11);
+	ck_assert_mem_eq(got, "initialmore", 11);
+	free(got);
 	ck_assert_int_eq(fclose(fp), 0);
 	ck_assert_int_eq(tu_count_entries(d), 0);
 	tu_rmdir(d);
