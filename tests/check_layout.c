@@ -676,15 +676,17 @@ END_TEST
 
 /*
  * Cuts drop the segments past the end and halve a segment left less
- * than half used; a cut into the head frees every segment; growing
- * again, by truncate and by a write past the end, reads as zeros.
+ * than half used; a cut into the head frees every segment (the heap
+ * gives their bytes back); growing again, by truncate and by a write
+ * past the end, reads as zeros.
  */
 START_TEST(test_seg_truncate)
 {
+	int measurable = tu_heap_measurable();
 	struct pair p = pair_open(SIZE_MAX, 0, 0);
 	struct spool *s = spool__lookup(p.sp);
 	const struct spool_seg *g;
-	size_t n;
+	size_t n, segs_len, cap, heap;
 
 	for (n = 0; n < 5 * MiB; n += 64 * KiB)
 		pair_write(&p, 64 * KiB, (unsigned)n);
@@ -709,10 +711,21 @@ START_TEST(test_seg_truncate)
 	expect_shape(p.sp, 0);
 	pair_seek(&p, 0, SEEK_SET);
 	pair_read(&p, n + 1);
-	/* Into the head: no segments left. */
+	/* Into the head: no segments left, and their memory back (with
+	 * what the head gives back as it shrinks; 16 KiB for rounding). */
+	segs_len = room_of(s) - s->cap;
+	cap = s->cap;
+	heap = tu_heap_used();
 	ck_assert_int_eq(spool_truncate(p.sp, 100 * KiB), 0);
 	ck_assert_int_eq(ftruncate(fileno(p.tf), 100 * KiB), 0);
 	ck_assert_uint_eq(nsegs_of(s), 0);
+	if (measurable)
+		ck_assert_msg(tu_heap_used() + segs_len + (cap - s->cap) <=
+				  heap + 16 * KiB,
+			      "%zu bytes of segments and %zu of head cut, "
+			      "the heap gave back %zd",
+			      segs_len, cap - s->cap,
+			      (ssize_t)(heap - tu_heap_used()));
 	expect_shape(p.sp, 0);
 	/* Grow by truncate (the head, cut to 100 KiB, takes it all), then
 	 * by a write past the end (a segment). */
