@@ -43,7 +43,7 @@ mkdir -p "$work/corpus" "$work/artifacts" "$work/tmp"
 # are the macros they use, the glibc FILE fields included, so that the
 # glibc seam's internals path (stdio writing in place, the _offset
 # workaround, the bigger read buffer, the lock mark) is fuzzed too, with
-# configure's default tested range (configure.ac, --with-tested-glibc). It lives in the work
+# configure's default tested range (m4/spool_glibc.m4, --with-tested-glibc). It lives in the work
 # dir, so it can never shadow the real one in an autotools build.
 cat >"$work/config.h" <<'EOF'
 #define _GNU_SOURCE 1
