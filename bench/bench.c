@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * bench.c - the helpers spool-bench and contents-bench share (bench.h).
  */

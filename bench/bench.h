@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * bench.h - what spool-bench and contents-bench share: the clock, the
  * median of a round's values, size arguments, and a measurement run in

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * contents-bench.c - the four ways to get a spool's contents out (issue
  * 13), each side by side with the plain system calls it has to match:

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * spool-bench.c - a spool side by side with glibc's fmemopen(),
  * open_memstream() and tmpfile() (issue 4), plus the memory targets and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * memstream-after - memstream-before.c with open_memstream() replaced by
  * a spool, as a drop-in: the same buffer and length at the end, the same

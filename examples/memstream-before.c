@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * memstream-before - a small program that needs its whole output before
  * it can write the first byte: a length header, then the body. It

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * report - fprintf() a report whose size is not known in advance into a
  * spool, then get it back. With the small default threshold it spills to

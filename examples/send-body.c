@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * send-body - an HTTP-like response from a spool: the body is built with
  * fprintf() into a spool, a header announces its length (spool_size()),

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * spill-demo - the main job of libspool in one program: fprintf() more
  * than the threshold into a spool, watch it move to disk, read it back.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * with-libpng - libpng only takes a FILE* (png_init_io): give it a spool.
  * Writes an RGBA image as PNG into the spool, rewinds, reads it back

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * with-libxml2 - libxml2 writes to a FILE* (xmlDocFormatDump) and parses
  * from a descriptor (xmlReadFd): a spool serves both. Builds a document,

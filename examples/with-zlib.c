@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * with-zlib - zlib's gz* functions take a descriptor (gzdopen): give them
  * dup(spool_fileno(fp)). Compresses text into the spool that way, reads

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fuzz_spool.c - libFuzzer harness: the input bytes become a mode, a
  * threshold, initial data, a buffering choice and up to MAX_OPS stdio

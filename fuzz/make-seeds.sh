@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # Write the hand-made seed inputs into fuzz/corpus (or DIR): every mode,
 # three thresholds (0, 16, SIZE_MAX), the differential and limit modes,
 # each with one script of calls that touches every op kind; that script

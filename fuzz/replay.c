@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * replay.c - run the fuzz harness over saved inputs without libFuzzer,
  * so `make check` replays the corpus with any compiler:

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # Build the libFuzzer harness straight from lib/*.c with clang and fuzz
 # for a bounded time on a copy of the seed corpus (the repository is not
 # touched). Exits non-zero on any finding, after printing the crashing

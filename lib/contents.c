@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * contents.c - getting the contents out: a copy (spool_getvalue), a view
  * with no copy (spool_view, spool_unview) and a send to a descriptor

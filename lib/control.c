@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * control.c - the public functions that act on an open spool. Each one
  * finds the spool behind the FILE*, then works under the FILE lock, the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * disk.c - the temp file a spool moves to: creating it with the contents
  * already in, and reading and writing its descriptor. Once a spool is on

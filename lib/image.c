@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * image.c - the memory image: where a spool's contents live until it
  * rolls over. A head block that grows by a quarter at a time up to

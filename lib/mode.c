@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * mode.c - the mode string: which modes a spool accepts, and what each
  * letter means for a stream whose file is anonymous and new.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * persist.c - spool_persist(): give the contents a name, atomically, and
  * keep the spool from ever changing the named file afterwards.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * prefault.c - mapping fresh memory ahead of the writes that will touch
  * it. The memory image (image.c) asks two things: is this new block

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * spool-internal.h - the one per-stream state and the helpers shared by
  * the files in lib/. Nothing here is exported: the version script is the ABI.

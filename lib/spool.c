@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * spool.c - spool_fopen() and the four cookie callbacks behind it: the
  * policy that ties the memory image (image.c), the temp file (disk.c)

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * spool.h - a stdio FILE* that keeps its contents in memory up to a
  * threshold, then moves them once, without loss, to an anonymous

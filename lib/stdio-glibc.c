@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * stdio-glibc.c - the glibc seam. Everything libspool does to glibc's
  * private FILE is here, in named operations (stdio-glibc.h), and engaged

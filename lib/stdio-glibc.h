@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * stdio-glibc.h - the glibc seam: the only place in lib/ that names a
  * field of glibc's private FILE or one of its private flag values

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * sys.c - the fault-injection seam. Every call in lib/ that can fail is
  * made through a spool__ name. In the installed library those names are

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tmpfile.c - the file a spool rolls over to: never visible by name,
  * mode 0600, close-on-exec. Not tmpfile(3): it ignores TMPDIR and leaves

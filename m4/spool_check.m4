@@ -1,3 +1,4 @@
+dnl SPDX-License-Identifier: MIT
 # spool_check.m4: whether the tests can be built.
 
 # SPOOL_CHECK

@@ -1,3 +1,4 @@
+dnl SPDX-License-Identifier: MIT
 # spool_cookie.m4: what the C library's fopencookie() stdio does.
 
 # SPOOL_REQUIRE_FOPENCOOKIE

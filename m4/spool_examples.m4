@@ -1,3 +1,4 @@
+dnl SPDX-License-Identifier: MIT
 # spool_examples.m4: which of the optional examples can be built.
 
 # SPOOL_EXAMPLE_WITH(VARIABLE-PREFIX, PKG-CONFIG-MODULE, EXAMPLE)

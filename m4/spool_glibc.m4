@@ -1,3 +1,4 @@
+dnl SPDX-License-Identifier: MIT
 # spool_glibc.m4: whether to build the glibc seam's internals path.
 #
 # lib/stdio-glibc.c gets its speed from glibc's private FILE (lending

@@ -1,3 +1,4 @@
+dnl SPDX-License-Identifier: MIT
 # spool_sanitizers.m4: whether to build with the sanitizers.
 
 # SPOOL_SANITIZERS

@@ -1,3 +1,4 @@
+dnl SPDX-License-Identifier: MIT
 # spool_warnings.m4: the compiler warnings the project builds with.
 
 # SPOOL_WARNINGS

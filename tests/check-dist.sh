@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # The release tarball must follow its own README. Unpack TARBALL (from
 # make dist) in a temporary directory and check that
 #   - every file the README's two commands name is in it, and every

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # Run every built example and check its exit status and what it printed.
 # Examples that need an optional library are skipped, with the reason,
 # when configure did not find it (then they were not built).

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # The version script is the ABI: fail when the shared library's dynamic
 # symbols and lib/libspool.map disagree, in either direction.
 set -eu

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # Replay every input in fuzz/corpus (seeds and regression inputs)
 # through the fuzz harness, built without libFuzzer as fuzz/replay. Any
 # difference between a spool and a regular file, a broken invariant, a

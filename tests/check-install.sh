@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # make install DESTDIR=... must install exactly the header, the library,
 # spool.pc, the man pages and the spool command; then a program built
 # outside the source tree with nothing but pkg-config's flags must run

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # Lint every man page; any warning fails the test.
 set -eu
 : "${top_srcdir:=.}"

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # The glibc seam is the only file of lib/ that touches glibc's private
 # FILE: no other file may name one of its fields (fp->_IO_buf_base,
 # ->_flags, ->_offset, ...) or its private flag values (_IO_USER_BUF,

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # The spool command (tools/spool), side by side with moreutils sponge(1):
 # the same inputs must give the same bytes and the same file modes. Then
 # what spool promises on its own: bounded memory, FILE untouched when

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # The version is written in three places a release must change together:
 # configure.ac's AC_INIT, lib/spool.h's SPOOL_VERSION* macros and every
 # man page's .TH line. Fail when any of them disagrees with AC_INIT.

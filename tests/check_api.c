@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * check_api.c - argument checking: modes (against glibc's fopen()),
  * options, and every public function refusing a FILE* that is not a

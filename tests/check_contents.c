@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * check_contents.c - getting the contents out (issue 13): spool_getvalue(),
  * spool_view() and spool_unview(), spool_send() and spool_persist().

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * check_diff.c - differential test: random sequences of stdio calls run
  * on a spool and on glibc stdio over a regular file (the oracle), and

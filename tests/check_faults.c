@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * check_faults.c - real failures under a spool: a full disk (a 1 MiB
  * tmpfs in a private mount namespace), RLIMIT_FSIZE, descriptor

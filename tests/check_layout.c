@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * check_layout.c - where the bytes go: the two speed measures that
  * change memory layout rather than results, proven not to change results.

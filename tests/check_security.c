@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * check_security.c - a spool in a hostile environment and at the edges
  * of its numbers.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * check_stdio.c - a spool gives the same stdio results as a regular file.
  *

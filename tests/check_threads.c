@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * check_threads.c - spools under threads: each thread with its own
  * spools, several threads writing one spool while others query and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * check_threshold.c - the threshold rule, memory use, the limit, and the
  * control functions (spool_truncate, spool_size, spool_fileno,

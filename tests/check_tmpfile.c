@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * check_tmpfile.c - the file a spool rolls over to: created only when
  * needed, never visible by name, 0600, close-on-exec, in the directory

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * musl-driver.c - the core behaviours of libspool as a plain C program,
  * without Check (Debian has no Check for musl), so that the library can

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # run-musl.sh - build libspool and tests/musl-driver.c with musl-gcc and
 # run the driver: the library's core on musl's fopencookie(). Exit status
 # is the driver's; 77 (automake's SKIP) when musl-gcc is missing.

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # run-tsan.sh BUILDDIR - build libspool and tests/check_threads.c with
 # ThreadSanitizer and run them; exit non-zero on any report.
 #

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tsan-filelock.c - tell ThreadSanitizer about glibc's FILE lock.
  * Linked only into the ThreadSanitizer build of run-tsan.sh.

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # Build and run every test libspool has, the way CI does:
 #   0. every C file formatted as .clang-format says (tools/check-format.sh);
 #   1. the Check suites and scripts (make check), then make distcheck;

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # Fail when a C source file differs from what clang-format makes of it
 # with the project's .clang-format. Only clang-format 14 (Debian 12's)
 # is trusted: other versions format some constructs differently, so

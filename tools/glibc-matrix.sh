@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # Run the Check suites and the fuzz corpus replays on every glibc Debian
 # ships: the system's (2.36 on Debian 12), Debian 13's (trixie) and
 # unstable's (sid). libspool reaches into glibc's private FILE fields,

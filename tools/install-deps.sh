@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # Install on Debian 12, as root, what libspool needs:
 #   tools/install-deps.sh          the build: the autotools and a C
 #                                  compiler, enough for the library, the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * spool.c - the spool(1) command: soak up standard input, then write it
  * out once the input has ended, like moreutils sponge(1), but with

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # Print every Check binary's result line from the automake test logs,
 # then one closing line "N passed, N failed" that counts single checks.
 # Usage: tools/test-summary.sh BUILD_DIR

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # Run every Check binary of a configured, built tree under valgrind's
 # memcheck, without Check's fork (CK_FORK=no) so valgrind sees the test
 # code, and fail on any error or leak.
