@@ -20,16 +20,6 @@
 #include "spool.h"
 #include "spool-internal.h"
 
-/* The size of the contents, wherever they are; -1 with errno. */
-static off_t contents_size(const struct spool *s)
-{
-	struct stat st;
-
-	if (s->fd < 0)
-		return s->size;
-	return spool__fstat(s->fd, &st) < 0 ? -1 : st.st_size;
-}
-
 /* pread(2) of exactly n bytes, looping over EINTR and short counts; a
  * file that ends early (cut through spool_fileno()) gives EIO. */
 static int pread_all(int fd, unsigned char *p, size_t n, off_t at)
@@ -54,7 +44,7 @@ static int pread_all(int fd, unsigned char *p, size_t n, off_t at)
 
 static char *getvalue(struct spool *s, size_t *len)
 {
-	off_t size = contents_size(s);
+	off_t size = spool__contents_size(s);
 	unsigned char *p;
 
 	if (size < 0)
@@ -89,7 +79,7 @@ char *spool_getvalue(FILE *fp, size_t *len)
 	if (s != NULL) {
 		if (spool__flush_output(fp) == 0)
 			p = getvalue(s, len);
-		spool__release(fp, 0);
+		spool__release(s, 0);
 	}
 	return p;
 }
@@ -97,14 +87,12 @@ char *spool_getvalue(FILE *fp, size_t *len)
 /* What an empty view points at: any valid address will do. */
 static const unsigned char nothing[1];
 
-/* A view of the memory image: its head block, joined first if the
- * contents lie in several pieces. */
+/* A view of the memory image: its head block (view() joined the pieces
+ * into it first). */
 static const void *view_image(struct spool *s)
 {
 	if (s->size == 0)
 		return nothing;
-	if (spool__mem_join(s) < 0)
-		return NULL;
 	s->view.block = s->buf - s->skew;
 	return s->buf;
 }
@@ -132,10 +120,15 @@ static const void *view_file(struct spool *s, off_t size)
 
 static int view(struct spool *s, const void **data, size_t *len)
 {
-	off_t size = contents_size(s);
+	off_t size = spool__contents_size(s);
 	const void *p;
+	int rc;
 
 	if (size < 0)
+		return -1;
+	/* Joining would pass the memory budget: view the file instead. */
+	if (s->fd < 0 && (rc = spool__mem_join(s)) < 0 &&
+	    (rc != SPOOL_OVER_BUDGET || spool__roll(s) < 0))
 		return -1;
 	p = s->fd < 0 ? view_image(s) : view_file(s, size);
 	if (p == NULL)
@@ -160,17 +153,17 @@ int spool_view(FILE *fp, const void **data, size_t *len)
 		return -1;
 	if (s->view.live) {
 		errno = EBUSY;
-		return spool__release(fp, -1);
+		return spool__release(s, -1);
 	}
 	if (spool__flush_output(fp) < 0 || view(s, data, len) < 0)
-		return spool__release(fp, -1);
-	return spool__release(fp, 0);
+		return spool__release(s, -1);
+	return spool__release(s, 0);
 }
 
 /* Release what the view holds: a block the image gave up, a mapping. */
 void spool__view_end(struct spool *s)
 {
-	free(s->view.own);
+	spool__img_drop_view_block(s);
 	if (s->view.map != NULL)
 		munmap(s->view.map, s->view.map_len);
 	s->view = (struct spool_view){0};
@@ -184,10 +177,10 @@ int spool_unview(FILE *fp)
 		return -1;
 	if (!s->view.live) {
 		errno = EINVAL;
-		return spool__release(fp, -1);
+		return spool__release(s, -1);
 	}
 	spool__view_end(s);
-	return spool__release(fp, 0);
+	return spool__release(s, 0);
 }
 
 int spool_send(FILE *fp, int fd, off_t *offset)
@@ -198,15 +191,15 @@ int spool_send(FILE *fp, int fd, off_t *offset)
 
 	if (s == NULL)
 		return -1;
-	if (spool__flush_output(fp) < 0 || (size = contents_size(s)) < 0)
-		return spool__release(fp, -1);
+	if (spool__flush_output(fp) < 0 || (size = spool__contents_size(s)) < 0)
+		return spool__release(s, -1);
 	if (offset == NULL || *offset < 0 || *offset > size) {
 		errno = EINVAL;
-		return spool__release(fp, -1);
+		return spool__release(s, -1);
 	}
 	off = *offset;
 	rc = s->fd < 0 ? spool__img_send(s, fd, &off, (size_t)size)
 		       : spool__fd_send(s->fd, &off, size, fd);
 	*offset = off;
-	return spool__release(fp, rc);
+	return spool__release(s, rc);
 }

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/uio.h>
 
+#include "spool.h"
 #include "spool-internal.h"
 
 /*
@@ -53,9 +54,28 @@ static void *mem_block(const struct spool *s)
 	return s->buf == NULL ? NULL : s->buf - s->skew;
 }
 
-static void seg_free(struct spool_seg *g)
+/* A block for `len` bytes of contents (plus SKEW); a secret spool's is
+ * wiped when freed (secret.c). The memory it is counted for is claimed
+ * first (budget.c), by the callers. */
+static void *blk_alloc(const struct spool *s, size_t len)
 {
-	free(g->p - g->skew);
+	if (s->flags & SPOOL_SECRET)
+		return spool__secret_alloc(len + SKEW);
+	return spool__malloc(len + SKEW);
+}
+
+static void blk_free(const struct spool *s, void *p, size_t len)
+{
+	if (s->flags & SPOOL_SECRET)
+		spool__secret_free(p, len + SKEW);
+	else
+		free(p);
+}
+
+static void seg_free(struct spool *s, struct spool_seg *g)
+{
+	blk_free(s, g->p - g->skew, g->len);
+	spool__mem_give(s, g->len);
 }
 
 /* Free the segments from the nth on; the table too when none is left. */
@@ -66,7 +86,7 @@ static void segs_cut(struct spool *s, size_t n)
 	if (t == NULL)
 		return;
 	while (t->n > n) {
-		seg_free(&t->seg[--t->n]);
+		seg_free(s, &t->seg[--t->n]);
 		t->room -= t->seg[t->n].len;
 	}
 	t->cur = 0;
@@ -76,22 +96,37 @@ static void segs_cut(struct spool *s, size_t n)
 	}
 }
 
-/* Free a head block the image no longer uses; a live view keeps the one
- * it points into (spool-internal.h, struct spool_view). */
-static void block_drop(struct spool *s, void *block)
+/* Free a head block of `cap` bytes the image no longer uses; a live
+ * view keeps the one it points into (spool-internal.h, struct
+ * spool_view), which stays counted until spool_unview(). */
+static void block_drop(struct spool *s, void *block, size_t cap)
 {
-	if (block != NULL && block == s->view.block) {
+	if (block == NULL)
+		return;
+	if (block == s->view.block) {
 		s->view.own = block;
+		s->view.own_len = cap;
 		s->view.block = NULL;
 		return;
 	}
-	free(block);
+	blk_free(s, block, cap);
+	spool__mem_give(s, cap);
+}
+
+void spool__img_drop_view_block(struct spool *s)
+{
+	if (s->view.own != NULL) {
+		blk_free(s, s->view.own, s->view.own_len);
+		spool__mem_give(s, s->view.own_len);
+	}
+	s->view.own = NULL;
+	s->view.own_len = 0;
 }
 
 void spool__img_free(struct spool *s)
 {
 	segs_cut(s, 0);
-	block_drop(s, mem_block(s));
+	block_drop(s, mem_block(s), s->cap);
 	s->buf = NULL;
 	s->cap = s->skew = 0;
 }
@@ -111,17 +146,19 @@ static size_t place(uintptr_t base, size_t skew, const struct store *w)
 		   : skew;
 }
 
-/* realloc() for a head block a view points into: the image moves to a
- * new block, at the same skew, and the view keeps the old one. */
+/* realloc() by hand, for a head block a view points into (the view
+ * keeps the old one) and for a secret spool (the old one is wiped): the
+ * image moves to a new block, at the same skew. */
 static unsigned char *moved(struct spool *s, size_t cap)
 {
-	unsigned char *p = spool__malloc(cap + SKEW);
+	unsigned char *p = blk_alloc(s, cap);
 	size_t keep = (size_t)s->size < cap ? (size_t)s->size : cap;
 
 	if (p == NULL)
 		return NULL;
-	memcpy(p + s->skew, s->buf, keep);
-	block_drop(s, mem_block(s));
+	if (keep > 0)
+		memcpy(p + s->skew, s->buf, keep);
+	block_drop(s, mem_block(s), s->cap);
 	return p;
 }
 
@@ -136,7 +173,9 @@ static int mem_realloc(struct spool *s, size_t cap, const struct store *w)
 {
 	unsigned char *old = mem_block(s), *p;
 	uintptr_t was = (uintptr_t)old;
-	size_t skew = s->skew;
+	size_t skew = s->skew, grow;
+	int by_hand =
+	    (old != NULL && old == s->view.block) || (s->flags & SPOOL_SECRET);
 
 	/* No allocator hands out more than PTRDIFF_MAX bytes; asking would
 	 * only pass realloc a size that looks negative. */
@@ -144,11 +183,17 @@ static int mem_realloc(struct spool *s, size_t cap, const struct store *w)
 		errno = ENOMEM;
 		return -1;
 	}
-	p = old != NULL && old == s->view.block
-		? moved(s, cap)
-		: spool__realloc(old, cap + SKEW);
-	if (p == NULL)
+	/* By hand, old and new are both held for a moment. */
+	grow = by_hand ? cap : cap > s->cap ? cap - s->cap : 0;
+	if (spool__mem_take(s, grow) < 0)
+		return SPOOL_OVER_BUDGET;
+	p = by_hand ? moved(s, cap) : spool__realloc(old, cap + SKEW);
+	if (p == NULL) {
+		spool__mem_give(s, grow);
 		return -1;
+	}
+	if (!by_hand && cap < s->cap)
+		spool__mem_give(s, s->cap - cap);
 	if (w != NULL && (old == NULL || ((uintptr_t)p ^ was) & 4095))
 		skew = place((uintptr_t)p, skew, w);
 	if (skew != s->skew)
@@ -320,17 +365,22 @@ static int seg_add(struct spool *s, size_t len, const struct store *w)
 		errno = ENOMEM;
 		return -1;
 	}
+	if (spool__mem_take(s, len) < 0)
+		return SPOOL_OVER_BUDGET;
 	if (t == NULL || (n >= SEGS_MIN && (n & (n - 1)) == 0)) {
 		t = spool__realloc(t, sizeof(*t) +
 					  segs_cap(n + 1) * sizeof(t->seg[0]));
-		if (t == NULL)
+		if (t == NULL) {
+			spool__mem_give(s, len);
 			return -1;
+		}
 		if (s->segs == NULL)
 			*t = (struct spool_segs){.room = at, .ahead = at};
 		s->segs = t;
 	}
-	p = spool__malloc(len + SKEW);
+	p = blk_alloc(s, len);
 	if (p == NULL) {
+		spool__mem_give(s, len);
 		if (n == 0)
 			segs_cut(s, 0);
 		return -1;
@@ -400,12 +450,10 @@ int spool__img_write(struct spool *s, int fd, size_t len)
  * passes the threshold: the head grows until it reaches HEAD_MAX, then
  * segments are added.
  */
-int spool__img_reserve(struct spool *s, size_t need, const struct store *w)
+static int reserve(struct spool *s, size_t need, const struct store *w)
 {
 	size_t cap = s->cap + s->cap / 4, len, have = spool__img_room(s);
 
-	if (need <= have)
-		return 0;
 	if (s->segs == NULL && s->cap < HEAD_MAX) {
 		if (cap < need)
 			cap = need;
@@ -423,6 +471,29 @@ int spool__img_reserve(struct spool *s, size_t need, const struct store *w)
 	return seg_add(s, len, w);
 }
 
+/* The step by which the image would grow passes the budget: grow by
+ * what the write needs, no more, before giving up on memory. */
+static int reserve_exact(struct spool *s, size_t need, const struct store *w)
+{
+	size_t have = spool__img_room(s);
+
+	if (s->segs == NULL && s->cap < HEAD_MAX)
+		return mem_realloc(s, need, w);
+	return seg_add(s, need - have, w);
+}
+
+int spool__img_reserve(struct spool *s, size_t need, const struct store *w)
+{
+	int rc;
+
+	if (need <= spool__img_room(s))
+		return 0;
+	rc = reserve(s, need, w);
+	if (rc == SPOOL_OVER_BUDGET)
+		rc = reserve_exact(s, need, w);
+	return rc;
+}
+
 /*
  * Store the write w in the image, growing it first; 0, or -1 with errno
  * when memory ran out (nothing stored then). A seek past the end left a
@@ -431,9 +502,10 @@ int spool__img_reserve(struct spool *s, size_t need, const struct store *w)
 int spool__img_store(struct spool *s, const struct store *w)
 {
 	size_t end = (size_t)w->at + w->n;
+	int rc = spool__img_reserve(s, end, w);
 
-	if (spool__img_reserve(s, end, w) < 0)
-		return -1;
+	if (rc < 0)
+		return rc;
 	if (s->segs != NULL && end > s->segs->ahead)
 		map_ahead(s, w->at < s->size ? (size_t)w->at : (size_t)s->size,
 			  end);
@@ -462,28 +534,41 @@ int spool__img_join(struct spool *s)
 
 	if (s->segs == NULL || size <= s->cap)
 		return 0;
-	p = spool__malloc(size + SKEW);
-	if (p == NULL)
+	if (spool__mem_take(s, size) < 0)
+		return SPOOL_OVER_BUDGET;
+	p = blk_alloc(s, size);
+	if (p == NULL) {
+		spool__mem_give(s, size);
 		return -1;
+	}
 	spool__img_get(s, 0, p, size);
 	segs_cut(s, 0);
-	block_drop(s, mem_block(s));
+	block_drop(s, mem_block(s), s->cap);
 	s->buf = p;
 	s->skew = 0;
 	s->cap = size;
 	return 0;
 }
 
-/* Cut the last segment to its first `keep` bytes (keep < len/2). */
-static void seg_shrink(struct spool_segs *t, size_t keep)
+/* Cut the last segment to its first `keep` bytes (keep < len/2). A
+ * secret spool's keeps its block, the bytes cut wiped: realloc() would
+ * free them unwiped. */
+static void seg_shrink(struct spool *s, size_t keep)
 {
+	struct spool_segs *t = s->segs;
 	struct spool_seg *g = &t->seg[t->n - 1];
-	unsigned char *p = spool__realloc(g->p - g->skew, keep + SKEW);
+	unsigned char *p;
 
+	if (s->flags & SPOOL_SECRET) {
+		explicit_bzero(g->p + keep, g->len - keep);
+		return;
+	}
+	p = spool__realloc(g->p - g->skew, keep + SKEW);
 	if (p == NULL)
 		return;
 	g->p = p + g->skew;
 	t->room -= g->len - keep;
+	spool__mem_give(s, g->len - keep);
 	g->len = keep;
 }
 
@@ -514,7 +599,7 @@ static void img_shrink(struct spool *s)
 		t->ahead = size;
 	g = &t->seg[t->n - 1];
 	if (size - g->start < g->len / 2)
-		seg_shrink(t, size - g->start);
+		seg_shrink(s, size - g->start);
 }
 
 /* Grow or cut the memory image to `length` (<= threshold); new bytes,
@@ -522,8 +607,10 @@ static void img_shrink(struct spool *s)
 int spool__img_resize(struct spool *s, off_t length)
 {
 	if (length > s->size) {
-		if (spool__img_reserve(s, (size_t)length, NULL) < 0)
-			return -1;
+		int rc = spool__img_reserve(s, (size_t)length, NULL);
+
+		if (rc < 0)
+			return rc;
 		spool__img_put(s, (size_t)s->size, NULL,
 			       (size_t)(length - s->size));
 		s->size = length;

@@ -218,14 +218,12 @@ static int link_in_place(struct spool *s, const struct target *t)
 /* Write the contents to fd, from the image or from the temp file. */
 static int write_contents(struct spool *s, int fd)
 {
-	struct stat st;
-	off_t off = 0;
+	off_t off = 0, size;
 
 	if (s->fd < 0)
 		return spool__img_write(s, fd, (size_t)s->size);
-	if (spool__fstat(s->fd, &st) < 0)
-		return -1;
-	return spool__fd_send(s->fd, &off, st.st_size, fd);
+	size = spool__contents_size(s);
+	return size < 0 ? -1 : spool__fd_send(s->fd, &off, size, fd);
 }
 
 static int open_named(const char *name, void *arg)
@@ -278,14 +276,19 @@ int spool_persist(FILE *fp, const char *path, unsigned flags)
 	s = spool__acquire(fp);
 	if (s == NULL)
 		return -1;
+	/* A name would outlive the wiping at fclose(). */
+	if (s->flags & SPOOL_SECRET) {
+		errno = EPERM;
+		return spool__release(s, -1);
+	}
 	if (spool__flush_output(fp) < 0 || target_init(&t, path, flags) < 0)
-		return spool__release(fp, -1);
+		return spool__release(s, -1);
 	rc = link_in_place(s, &t);
 	if (rc == 1)
 		rc = copy_beside(s, &t);
 	if (t.dirfd >= 0)
 		close_keep_errno(t.dirfd);
-	return spool__release(fp, rc);
+	return spool__release(s, rc);
 }
 
 /*
@@ -297,20 +300,19 @@ int spool_persist(FILE *fp, const char *path, unsigned flags)
  */
 int spool__unshare(struct spool *s)
 {
-	struct stat st;
-	off_t pos, off = 0;
+	off_t pos, off = 0, size;
 	int fd;
 
 	if (!s->linked)
 		return 0;
 	pos = spool__lseek(s->fd, 0, SEEK_CUR);
-	if (pos < 0 || spool__fstat(s->fd, &st) < 0)
+	if (pos < 0 || (size = spool__contents_size(s)) < 0)
 		return -1;
 	/* Not O_APPEND yet: copy_file_range(2) refuses such a target. */
 	fd = spool__tmpfile(s->dir, 0);
 	if (fd < 0)
 		return -1;
-	if (spool__fd_send(s->fd, &off, st.st_size, fd) < 0 ||
+	if (spool__fd_send(s->fd, &off, size, fd) < 0 ||
 	    spool__lseek(fd, pos, SEEK_SET) < 0) {
 		close_keep_errno(fd);
 		return -1;

@@ -55,10 +55,11 @@ struct spool_segs {
  */
 struct spool_view {
 	int live;
-	size_t len;  /* the bytes it shows */
-	void *block; /* the image's head block the view is in */
-	void *own;   /* a block the image gave up to the view */
-	void *map;   /* a mapping of the temp file, or NULL */
+	size_t len;	/* the bytes it shows */
+	void *block;	/* the image's head block the view is in */
+	void *own;	/* a block the image gave up to the view */
+	size_t own_len; /* its capacity (counted in the spool's mem) */
+	void *map;	/* a mapping of the temp file, or NULL */
 	size_t map_len;
 };
 
@@ -88,8 +89,18 @@ struct spool {
 	off_t limit; /* 0: no cap */
 	char *dir;   /* caller's directory, or NULL */
 	struct spool_view view;
-	int linked; /* the temp file also has a name now
-		       (spool_persist): copy it before a change */
+	int linked;	/* the temp file also has a name now
+			   (spool_persist): copy it before a change */
+	unsigned flags; /* SPOOL_SECRET */
+	size_t mem;	/* capacity of the blocks held for contents
+			   (budget.c) */
+	size_t mem_peak;
+	unsigned roll_failures;
+	int last_error;
+	int in_hook; /* on_rollover is running */
+	void (*on_rollover)(FILE *fp, void *arg);
+	void *on_rollover_arg;
+	char *iobuf; /* a secret spool's stdio buffer (secret.c) */
 	FILE *fp;
 	struct spool *next; /* registry chain */
 };
@@ -120,6 +131,25 @@ int spool__img_send(struct spool *s, int fd, off_t *at, size_t end);
 void spool__img_read_ahead(struct spool *s);
 void spool__img_free(struct spool *s);
 
+/* image.c: a block the image gave up to a view, freed at unview. */
+void spool__img_drop_view_block(struct spool *s);
+
+/* budget.c: the memory held for contents. take: -1 (errno untouched)
+ * when n more would pass the budget. */
+int spool__mem_take(struct spool *s, size_t n);
+void spool__mem_give(struct spool *s, size_t n);
+int spool__over_budget(void);
+/* What image.c returns when growth would pass the budget: the spool
+ * must roll over instead (spool.c, spool__roll_after()). */
+#define SPOOL_OVER_BUDGET (-2)
+
+/* secret.c: memory for a SPOOL_SECRET spool: mapped, locked where the
+ * process may, kept out of core dumps, and wiped before it is freed. */
+void *spool__secret_alloc(size_t n);
+void spool__secret_free(void *p, size_t n);
+int spool__secret_setbuf(struct spool *s);
+void spool__secret_wipe_file(int fd, off_t from);
+
 /* prefault.c: are a new block's pages fresh; map them now (hints). */
 int spool__fresh(const void *p, size_t len);
 void spool__populate(unsigned char *p, size_t len);
@@ -144,7 +174,8 @@ int spool__unshare(struct spool *s);
 
 /* control.c: the public functions' common steps. */
 struct spool *spool__acquire(FILE *fp);
-int spool__release(FILE *fp, int rc);
+int spool__release(struct spool *s, int rc);
+off_t spool__contents_size(const struct spool *s);
 int spool__flush_output(FILE *fp);
 
 /* registry.c: the set of live spools, so foreign FILE*s are refused. */
@@ -159,6 +190,7 @@ int spool__tmpfile(const char *dir, int append);
  * resize it, stdio's lent buffer taken back first. */
 int spool__roll(struct spool *s);
 int spool__roll_instead(struct spool *s);
+int spool__roll_after(struct spool *s, int rc);
 int spool__mem_resize(struct spool *s, off_t length);
 int spool__mem_join(struct spool *s);
 /* mode.c: fopen()'s mode string as SPOOL_M_* bits; 0 if invalid. */
@@ -172,6 +204,7 @@ unsigned spool__parse_mode(const char *mode);
  */
 #ifdef SPOOL_FAULT_INJECTION
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/uio.h>
 
 struct spool__faults {
@@ -181,6 +214,8 @@ struct spool__faults {
 	int err;	      /* errno to fail with; 0: the call's default */
 	int hit;	      /* errno of the failure once injected */
 	const char *hit_name; /* which call failed */
+	/* called with each mapping spool__munmap() is about to unmap */
+	void (*on_munmap)(const void *p, size_t len);
 };
 extern struct spool__faults spool__faults;
 
@@ -214,6 +249,8 @@ int spool__rename(const char *old, const char *new);
 int spool__fsync(int fd);
 int spool__fchmod(int fd, mode_t mode);
 int spool__dup3(int old, int new, int flags);
+int spool__munmap(void *p, size_t len);
+int spool__fstatfs(int fd, struct statfs *st);
 #else
 #define spool__calloc calloc
 #define spool__malloc malloc
@@ -242,6 +279,8 @@ int spool__dup3(int old, int new, int flags);
 #define spool__fsync fsync
 #define spool__fchmod fchmod
 #define spool__dup3 dup3
+#define spool__munmap munmap
+#define spool__fstatfs fstatfs
 #endif
 
 #endif /* SPOOL_INTERNAL_H */

@@ -70,7 +70,9 @@ static void lend(struct spool *s)
 	size_t len = 0;
 	unsigned char *p = NULL;
 
-	if (!spool__stdio_may_lend(&s->io, s->fp)) {
+	/* A secret spool's stdio buffer is its own, to be wiped. */
+	if ((s->flags & SPOOL_SECRET) ||
+	    !spool__stdio_may_lend(&s->io, s->fp)) {
 		take_back(s); /* moves the pushback pointers too */
 		return;
 	}
@@ -87,6 +89,21 @@ static void lend(struct spool *s)
 	spool__stdio_lend(&s->io, s->fp, (char *)p, len);
 }
 
+/* Tell the caller's on_rollover hook, under fp's lock (the callbacks
+ * and the public functions all hold it here). While it runs,
+ * spool_stat() must not flush: fp's buffer may be mid-flush. */
+static void rolled(struct spool *s)
+{
+	int err = errno;
+
+	if (s->on_rollover == NULL || s->fp == NULL)
+		return;
+	s->in_hook = 1;
+	s->on_rollover(s->fp, s->on_rollover_arg);
+	s->in_hook = 0;
+	errno = err;
+}
+
 int spool__roll(struct spool *s)
 {
 	int fd;
@@ -94,11 +111,15 @@ int spool__roll(struct spool *s)
 	if (s->fd >= 0)
 		return 0;
 	fd = spool__disk_create(s, NULL, (size_t)s->size);
-	if (fd < 0)
+	if (fd < 0) {
+		s->roll_failures++;
+		s->last_error = errno;
 		return -1;
+	}
 	take_back(s);
 	spool__img_free(s);
 	s->fd = fd;
+	rolled(s);
 	return 0;
 }
 
@@ -113,6 +134,15 @@ int spool__roll_instead(struct spool *s)
 		return 0;
 	errno = err;
 	return -1;
+}
+
+/* After an image call failed with rc: past the budget, roll over as past
+ * the threshold, reporting the rollover's own error; out of memory, as
+ * spool__roll_instead(). */
+int spool__roll_after(struct spool *s, int rc)
+{
+	return rc == SPOOL_OVER_BUDGET ? spool__roll(s)
+				       : spool__roll_instead(s);
 }
 
 /* Do `n` more bytes at `at` still fit under the threshold? Written as a
@@ -146,9 +176,12 @@ int spool__mem_join(struct spool *s)
  */
 static size_t mem_store(struct spool *s, off_t at, const char *buf, size_t n)
 {
+	int rc;
+
 	if (n == 0)
 		return 0;
-	if (fits(s, at, n)) {
+	/* A budget lowered below what is held: this write moves. */
+	if (fits(s, at, n) && !spool__over_budget()) {
 		struct store w = {buf, at, n,
 				  spool__stdio_flush_source(&s->io, s->fp)};
 
@@ -156,9 +189,10 @@ static size_t mem_store(struct spool *s, off_t at, const char *buf, size_t n)
 		 * lent stretch is never the source then (see lend()). */
 		if ((size_t)at + n > spool__img_room(s))
 			take_back(s);
-		if (spool__img_store(s, &w) == 0)
+		rc = spool__img_store(s, &w);
+		if (rc == 0)
 			return n;
-		if (spool__roll_instead(s) < 0)
+		if (spool__roll_after(s, rc) < 0)
 			return 0;
 	} else if (spool__roll(s) < 0) {
 		return 0;
@@ -202,7 +236,7 @@ static ssize_t read_bigger(struct spool *s, char *buf, size_t n)
 	char *big;
 	ssize_t r;
 
-	if (s->threshold < 8 * BIG_IOBUF ||
+	if (s->threshold < 8 * BIG_IOBUF || (s->flags & SPOOL_SECRET) ||
 	    (big = spool__stdio_bigger(&s->io, s->fp, buf, n, BIG_IOBUF, 1)) ==
 		NULL)
 		return -2;
@@ -225,7 +259,7 @@ static void write_bigger(struct spool *s, const char *buf, size_t n)
 {
 	char *big;
 
-	if (s->threshold >= 8 * BIG_IOBUF &&
+	if (s->threshold >= 8 * BIG_IOBUF && !(s->flags & SPOOL_SECRET) &&
 	    (big = spool__stdio_bigger(&s->io, s->fp, buf, n, BIG_IOBUF, 0)) !=
 		NULL)
 		spool__stdio_swap(s->fp, big, BIG_IOBUF);
@@ -247,7 +281,11 @@ static ssize_t spool_read(void *cookie, char *buf, size_t n)
 	buf = spool__stdio_read_target(&s->io, s->fp, buf, &n);
 	if (s->fd >= 0) {
 		r = read_bigger(s, buf, n);
-		return r != -2 ? r : spool__fd_read(s->fd, buf, n);
+		if (r == -2)
+			r = spool__fd_read(s->fd, buf, n);
+		if (r < 0)
+			s->last_error = errno;
+		return r;
 	}
 	if (s->pos >= s->size)
 		return 0;
@@ -314,6 +352,8 @@ static ssize_t spool_write(void *cookie, const char *buf, size_t n)
 	}
 	if (done == want && want < n)
 		errno = EFBIG;
+	if (done < n)
+		s->last_error = errno;
 	/* glibc bug: its cached offset misses this write (seam). */
 	spool__stdio_forget_offset(&s->io, s->fp);
 	if (s->fd < 0)
@@ -386,13 +426,20 @@ static void destroy(struct spool *s)
 {
 	int err = errno;
 
-	if (s->fd >= 0)
+	if (s->fd >= 0) {
+		if (s->flags & SPOOL_SECRET)
+			spool__secret_wipe_file(s->fd, 0);
 		close(s->fd);
+	}
 	/* At fclose() glibc frees its buffer after the close callback, so
 	 * that must be its own, not the image's. */
 	take_back(s);
 	spool__img_free(s);
 	spool__view_end(s);
+	/* glibc and musl touch only the pointers after the close callback,
+	 * never a user buffer's bytes. */
+	if (s->iobuf != NULL)
+		spool__secret_free(s->iobuf, BUFSIZ);
 	free(s->dir);
 	free(s);
 	errno = err;
@@ -426,8 +473,8 @@ static const char *stdio_mode(unsigned m)
 /* Reject what no spool can honour before allocating anything. */
 static int check_opts(const struct spool_options *o, unsigned m)
 {
-	if (o == NULL || m == 0 || o->flags != 0 || o->limit < 0 ||
-	    (o->data == NULL && o->data_len != 0) ||
+	if (o == NULL || m == 0 || (o->flags & ~SPOOL_SECRET) != 0 ||
+	    o->limit < 0 || (o->data == NULL && o->data_len != 0) ||
 	    ((m & SPOOL_M_TRUNC) && o->data != NULL)) {
 		errno = EINVAL;
 		return -1;
@@ -477,6 +524,9 @@ FILE *spool_fopen_opts(const struct spool_options *opts, const char *mode)
 	    .mode = m,
 	    .threshold = opts->threshold,
 	    .limit = opts->limit,
+	    .flags = opts->flags,
+	    .on_rollover = opts->on_rollover,
+	    .on_rollover_arg = opts->on_rollover_arg,
 	};
 	spool__stdio_init(&s->io);
 	if (opts->dir != NULL && (s->dir = spool__strdup(opts->dir)) == NULL)
@@ -487,7 +537,8 @@ FILE *spool_fopen_opts(const struct spool_options *opts, const char *mode)
 	if (s->fp == NULL)
 		goto fail;
 	spool__stdio_opened(&s->io, s->fp);
-	if (spool__register(s) < 0) {
+	if (((s->flags & SPOOL_SECRET) && spool__secret_setbuf(s) < 0) ||
+	    spool__register(s) < 0) {
 		int err = errno;
 		FILE *fp = s->fp;
 
@@ -500,6 +551,44 @@ FILE *spool_fopen_opts(const struct spool_options *opts, const char *mode)
 fail:
 	destroy(s);
 	return NULL;
+}
+
+/*
+ * spool_fopen_opts@LIBSPOOL_0.1, for programs built against 0.1, whose
+ * struct spool_options ends at `flags`: read only that much. Symbol
+ * versioning, as glibc and libbsd do it: the version script gives the
+ * plain name to LIBSPOOL_0.3, this alias keeps the old version.
+ */
+struct spool_options_0_1 {
+	size_t threshold;
+	off_t limit;
+	const char *dir;
+	const void *data;
+	size_t data_len;
+	unsigned flags;
+};
+_Static_assert(sizeof(struct spool_options_0_1) ==
+		   offsetof(struct spool_options, on_rollover),
+	       "0.1's options are a prefix of today's");
+
+FILE *spool__fopen_opts_0_1(const struct spool_options_0_1 *opts,
+			    const char *mode);
+#if defined(__ELF__) && defined(PIC)
+__asm__(".symver spool__fopen_opts_0_1, spool_fopen_opts@LIBSPOOL_0.1");
+__asm__(".symver spool_fopen_opts, spool_fopen_opts@@@LIBSPOOL_0.3");
+#endif
+
+FILE *spool__fopen_opts_0_1(const struct spool_options_0_1 *opts,
+			    const char *mode)
+{
+	struct spool_options o = {0};
+
+	if (opts == NULL) {
+		errno = EINVAL;
+		return NULL;
+	}
+	memcpy(&o, opts, sizeof(*opts));
+	return spool_fopen_opts(&o, mode);
 }
 
 FILE *spool_fopen(size_t threshold, const char *mode)

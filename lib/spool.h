@@ -14,9 +14,9 @@
 #define SPOOL_H
 
 #define SPOOL_VERSION_MAJOR 0
-#define SPOOL_VERSION_MINOR 2
+#define SPOOL_VERSION_MINOR 3
 #define SPOOL_VERSION_MICRO 0
-#define SPOOL_VERSION "0.2.0"
+#define SPOOL_VERSION "0.3.0"
 
 #include <stddef.h>
 #include <stdio.h>
@@ -68,8 +68,23 @@ struct spool_options {
 			     else P_tmpdir; copied at open */
 	const void *data; /* initial contents, copied at open; NULL = empty */
 	size_t data_len;  /* bytes at `data` */
-	unsigned flags;	  /* reserved for later features; must be 0 */
+	unsigned flags;	  /* 0 or SPOOL_SECRET */
+	/* Since 0.3: called after each successful rollover, on the thread
+	 * that caused it, with fp's lock held (spool_fopen_opts(3)). */
+	void (*on_rollover)(FILE *fp, void *arg);
+	void *on_rollover_arg;
 };
+
+/*
+ * Programs built against 0.1 pass a shorter struct spool_options (up to
+ * `flags`): they are bound to spool_fopen_opts@LIBSPOOL_0.1, which reads
+ * only that much. A member is only ever added at the end, with a new
+ * version of spool_fopen_opts, so older binaries keep working.
+ */
+
+/* struct spool_options.flags: wipe what the spool held
+ * (spool_fopen_opts(3)). */
+#define SPOOL_SECRET 0x1u
 
 /*
  * Open a spool as spool_fopen() does, with the settings in `opts` (read
@@ -176,6 +191,44 @@ int spool_send(FILE *fp, int fd, off_t *offset);
  * system's error).
  */
 int spool_persist(FILE *fp, const char *path, unsigned flags);
+
+/* Servers: a memory budget for all spools, and statistics. */
+
+/*
+ * Bound the memory held for contents by all open spools together: a
+ * write that would pass it moves its spool to disk first. 0: no budget
+ * (the default). A lower budget takes effect at each spool's next
+ * write. Returns 0.
+ */
+int spool_set_budget(size_t bytes);
+
+/* The memory held for contents by all open spools, in bytes. */
+size_t spool_budget_used(void);
+
+/*
+ * What spool_stat() reports. Members are only ever added at the end,
+ * with a new version of spool_stat (symbol versioning, as for
+ * spool_fopen_opts), so a program built against an older header gets
+ * the struct it knows.
+ */
+struct spool_stat {
+	off_t size;		    /* bytes of contents */
+	size_t mem_bytes;	    /* memory held now for the contents */
+	size_t mem_peak;	    /* the most it ever held */
+	int rolled;		    /* 1 on disk, 0 in memory */
+	unsigned rollover_failures; /* rollovers tried that failed */
+	int last_error;		    /* errno of the last failure, 0 if none */
+	int tmp_in_memory;	    /* 1 when the temp file's file system is
+				       RAM-backed (tmpfs, ramfs); 0 on disk
+				       or not rolled */
+};
+
+/*
+ * Fill *st for fp, under its lock, after a flush of pending output (none
+ * inside on_rollover). Returns 0, or -1 with errno set (EINVAL for NULL
+ * or a foreign stream, or the flush's or fstatfs(2)'s error).
+ */
+int spool_stat(FILE *fp, struct spool_stat *st);
 
 #ifdef __cplusplus
 }

@@ -22,6 +22,7 @@
 #include <sys/mman.h>
 #include <sys/sendfile.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -192,6 +193,20 @@ int spool__fchmod(int fd, mode_t mode)
 int spool__dup3(int old, int new, int flags)
 {
 	return inject("dup3", EBUSY) ? -1 : dup3(old, new, flags);
+}
+
+/* Not injected (it does not fail on a mapping of our own); a test may
+ * look at what is unmapped first: a secret spool's wiping. */
+int spool__munmap(void *p, size_t len)
+{
+	if (spool__faults.on_munmap != NULL)
+		spool__faults.on_munmap(p, len);
+	return munmap(p, len);
+}
+
+int spool__fstatfs(int fd, struct statfs *st)
+{
+	return inject("fstatfs", EIO) ? -1 : fstatfs(fd, st);
 }
 
 #endif /* SPOOL_FAULT_INJECTION */

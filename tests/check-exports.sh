@@ -19,9 +19,21 @@ if ! diff -u "$tmp/map" "$tmp/exported"; then
 	echo "check-exports: exported symbols differ from lib/libspool.map" >&2
 	exit 1
 fi
-# Every exported symbol must carry a version from the map.
-if nm -D --defined-only "$so" | grep ' spool_' | grep -qv '@@LIBSPOOL_'; then
+# Every exported symbol must carry a version from the map, and exactly
+# one of each name is the default (@@): older ones (@) serve old binaries.
+if nm -D --defined-only "$so" | grep ' spool_' | grep -qv '@LIBSPOOL_'; then
 	echo "check-exports: unversioned spool_ symbol" >&2
+	exit 1
+fi
+dup=$(nm -D --defined-only "$so" | awk '$3 ~ /@@LIBSPOOL_/ { sub(/@.*/, "", $3); print $3 }' |
+	sort | uniq -d)
+if [ -n "$dup" ]; then
+	echo "check-exports: more than one default version of: $dup" >&2
+	exit 1
+fi
+# spool_fopen_opts keeps its 0.1 version for 0.1's shorter struct.
+if ! nm -D --defined-only "$so" | grep -q ' spool_fopen_opts@LIBSPOOL_0\.1$'; then
+	echo "check-exports: spool_fopen_opts@LIBSPOOL_0.1 is missing" >&2
 	exit 1
 fi
 echo "check-exports: $(wc -l <"$tmp/map") symbols match lib/libspool.map"

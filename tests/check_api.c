@@ -73,7 +73,7 @@ START_TEST(test_opts_invalid)
 	struct spool_options o = {.threshold = 16};
 
 	expect_opts_fail(NULL, "w+", EINVAL);
-	o.flags = 1;
+	o.flags = ~SPOOL_SECRET; /* unknown bits */
 	expect_opts_fail(&o, "w+", EINVAL);
 	o.flags = 0;
 	o.limit = -1;
