@@ -89,18 +89,18 @@ static const unsigned char nothing[1];
 
 /* A view of the memory image: its head block (view() joined the pieces
  * into it first). */
-static const void *view_image(struct spool *s)
+static const void *view_image(struct spool *s, struct spool_view *v)
 {
 	if (s->size == 0)
 		return nothing;
-	s->view.block = s->buf - s->skew;
+	v->block = s->buf - s->skew;
 	return s->buf;
 }
 
 /* A view of the temp file: a read-only mapping of its `size` bytes.
  * Shared, so it needs no memory of its own and a later write through
  * the stream shows in it, as the man page allows. */
-static const void *view_file(struct spool *s, off_t size)
+static const void *view_file(struct spool *s, struct spool_view *v, off_t size)
 {
 	void *p;
 
@@ -113,12 +113,13 @@ static const void *view_file(struct spool *s, off_t size)
 	p = spool__mmap(NULL, (size_t)size, PROT_READ, MAP_SHARED, s->fd, 0);
 	if (p == MAP_FAILED)
 		return NULL;
-	s->view.map = p;
-	s->view.map_len = (size_t)size;
+	v->map = p;
+	v->map_len = (size_t)size;
 	return p;
 }
 
-static int view(struct spool *s, const void **data, size_t *len)
+static int view(struct spool *s, struct spool_view *v, const void **data,
+		size_t *len)
 {
 	off_t size = spool__contents_size(s);
 	const void *p;
@@ -130,11 +131,11 @@ static int view(struct spool *s, const void **data, size_t *len)
 	if (s->fd < 0 && (rc = spool__mem_join(s)) < 0 &&
 	    (rc != SPOOL_OVER_BUDGET || spool__roll(s) < 0))
 		return -1;
-	p = s->fd < 0 ? view_image(s) : view_file(s, size);
+	p = s->fd < 0 ? view_image(s, v) : view_file(s, v, size);
 	if (p == NULL)
 		return -1;
-	s->view.live = 1;
-	s->view.len = (size_t)size;
+	v->live = 1;
+	v->len = (size_t)size;
 	*data = p;
 	*len = (size_t)size;
 	return 0;
@@ -151,11 +152,12 @@ int spool_view(FILE *fp, const void **data, size_t *len)
 	s = spool__acquire(fp);
 	if (s == NULL)
 		return -1;
-	if (s->view.live) {
+	if (spool__view(s) != NULL && spool__view(s)->live) {
 		errno = EBUSY;
 		return spool__release(s, -1);
 	}
-	if (spool__flush_output(fp) < 0 || view(s, data, len) < 0)
+	if (spool__flush_output(fp) < 0 || spool__more(s) == NULL ||
+	    view(s, &s->more->view, data, len) < 0)
 		return spool__release(s, -1);
 	return spool__release(s, 0);
 }
@@ -163,10 +165,14 @@ int spool_view(FILE *fp, const void **data, size_t *len)
 /* Release what the view holds: a block the image gave up, a mapping. */
 void spool__view_end(struct spool *s)
 {
+	struct spool_view *v = spool__view(s);
+
+	if (v == NULL)
+		return;
 	spool__img_drop_view_block(s);
-	if (s->view.map != NULL)
-		munmap(s->view.map, s->view.map_len);
-	s->view = (struct spool_view){0};
+	if (v->map != NULL)
+		munmap(v->map, v->map_len);
+	*v = (struct spool_view){0};
 }
 
 int spool_unview(FILE *fp)
@@ -175,7 +181,7 @@ int spool_unview(FILE *fp)
 
 	if (s == NULL)
 		return -1;
-	if (!s->view.live) {
+	if (spool__view(s) == NULL || !spool__view(s)->live) {
 		errno = EINVAL;
 		return spool__release(s, -1);
 	}

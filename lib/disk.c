@@ -53,7 +53,7 @@ int spool__disk_create(struct spool *s, const void *data, size_t len)
 {
 	int fd, err, ok;
 
-	fd = spool__tmpfile(s->dir, (s->mode & SPOOL_M_APPEND) != 0);
+	fd = spool__tmpfile(spool__dir(s), (s->mode & SPOOL_M_APPEND) != 0);
 	if (fd < 0)
 		return -1;
 	ok = data != NULL ? spool__fd_write(fd, data, len) == len

@@ -101,12 +101,14 @@ static void segs_cut(struct spool *s, size_t n)
  * spool_view), which stays counted until spool_unview(). */
 static void block_drop(struct spool *s, void *block, size_t cap)
 {
+	struct spool_view *v = spool__view(s);
+
 	if (block == NULL)
 		return;
-	if (block == s->view.block) {
-		s->view.own = block;
-		s->view.own_len = cap;
-		s->view.block = NULL;
+	if (v != NULL && block == v->block) {
+		v->own = block;
+		v->own_len = cap;
+		v->block = NULL;
 		return;
 	}
 	blk_free(s, block, cap);
@@ -115,12 +117,14 @@ static void block_drop(struct spool *s, void *block, size_t cap)
 
 void spool__img_drop_view_block(struct spool *s)
 {
-	if (s->view.own != NULL) {
-		blk_free(s, s->view.own, s->view.own_len);
-		spool__mem_give(s, s->view.own_len);
-	}
-	s->view.own = NULL;
-	s->view.own_len = 0;
+	struct spool_view *v = spool__view(s);
+
+	if (v == NULL || v->own == NULL)
+		return;
+	blk_free(s, v->own, v->own_len);
+	spool__mem_give(s, v->own_len);
+	v->own = NULL;
+	v->own_len = 0;
 }
 
 void spool__img_free(struct spool *s)
@@ -174,8 +178,9 @@ static int mem_realloc(struct spool *s, size_t cap, const struct store *w)
 	unsigned char *old = mem_block(s), *p;
 	uintptr_t was = (uintptr_t)old;
 	size_t skew = s->skew, grow;
-	int by_hand =
-	    (old != NULL && old == s->view.block) || (s->flags & SPOOL_SECRET);
+	int by_hand = (old != NULL && spool__view(s) != NULL &&
+		       old == spool__view(s)->block) ||
+		      (s->flags & SPOOL_SECRET);
 
 	/* No allocator hands out more than PTRDIFF_MAX bytes; asking would
 	 * only pass realloc a size that looks negative. */

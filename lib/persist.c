@@ -309,7 +309,7 @@ int spool__unshare(struct spool *s)
 	if (pos < 0 || (size = spool__contents_size(s)) < 0)
 		return -1;
 	/* Not O_APPEND yet: copy_file_range(2) refuses such a target. */
-	fd = spool__tmpfile(s->dir, 0);
+	fd = spool__tmpfile(spool__dir(s), 0);
 	if (fd < 0)
 		return -1;
 	if (spool__fd_send(s->fd, &off, size, fd) < 0 ||

@@ -59,10 +59,12 @@ void spool__secret_free(void *p, size_t n)
  * ours, so that it is wiped too. Before any I/O, as setvbuf() needs. */
 int spool__secret_setbuf(struct spool *s)
 {
-	s->iobuf = spool__secret_alloc(BUFSIZ);
-	if (s->iobuf == NULL)
+	char *buf = spool__secret_alloc(BUFSIZ);
+
+	if (buf == NULL)
 		return -1;
-	if (setvbuf(s->fp, s->iobuf, _IOFBF, BUFSIZ) != 0) {
+	s->more->iobuf = buf; /* a secret spool has s->more (spool.c) */
+	if (setvbuf(s->fp, buf, _IOFBF, BUFSIZ) != 0) {
 		errno = ENOMEM;
 		return -1;
 	}

@@ -64,6 +64,20 @@ struct spool_view {
 };
 
 /*
+ * What only some spools need, allocated when one needs it (at open, or
+ * at the first spool_view()), so that a plain spool costs no more than
+ * it did before these existed: idle memory per open spool is a figure
+ * servers watch (bench/README).
+ */
+struct spool_more {
+	char *dir; /* caller's directory, or NULL */
+	void (*on_rollover)(FILE *fp, void *arg);
+	void *on_rollover_arg;
+	char *iobuf; /* a secret spool's stdio buffer (secret.c) */
+	struct spool_view view;
+};
+
+/*
  * One spool. Invariants: while fd < 0 the contents are the image's bytes
  * [0, size) with size <= threshold and size <= the room (cap, plus the
  * segments' lengths when there are any), and pos is the stream's
@@ -77,33 +91,43 @@ struct spool_view {
 struct spool {
 	unsigned char *buf;
 	size_t cap;
-	size_t skew; /* buf is 0 or 64 bytes into its block of
-			cap + 64 (image.c, mem_realloc) */
 	struct spool_segs *segs;
 	struct spool_stdio io; /* the glibc seam's state (stdio-glibc.h) */
 	off_t size;
 	off_t pos;
-	int fd;
-	unsigned mode;
 	size_t threshold;
 	off_t limit; /* 0: no cap */
-	char *dir;   /* caller's directory, or NULL */
-	struct spool_view view;
-	int linked;	/* the temp file also has a name now
-			   (spool_persist): copy it before a change */
-	unsigned flags; /* SPOOL_SECRET */
-	size_t mem;	/* capacity of the blocks held for contents
-			   (budget.c) */
+	size_t mem;  /* capacity of the blocks held for contents
+			(budget.c) */
 	size_t mem_peak;
-	unsigned roll_failures;
-	int last_error;
-	int in_hook; /* on_rollover is running */
-	void (*on_rollover)(FILE *fp, void *arg);
-	void *on_rollover_arg;
-	char *iobuf; /* a secret spool's stdio buffer (secret.c) */
+	struct spool_more *more; /* NULL: none of it needed */
 	FILE *fp;
 	struct spool *next; /* registry chain */
+	int fd;
+	unsigned roll_failures;
+	int last_error;
+	unsigned char mode;
+	unsigned char flags;   /* SPOOL_SECRET */
+	unsigned char skew;    /* buf is 0 or 64 bytes into its block of
+				  cap + 64 (image.c, mem_realloc) */
+	unsigned char linked;  /* the temp file also has a name now
+				  (spool_persist): copy it before a change */
+	unsigned char in_hook; /* on_rollover is running */
 };
+_Static_assert(sizeof(struct spool) <= 184,
+	       "a spool's malloc chunk stays at 192 bytes");
+
+/* The view and the options, or NULL: none was ever needed. */
+static inline struct spool_view *spool__view(const struct spool *s)
+{
+	return s->more != NULL ? &s->more->view : NULL;
+}
+static inline const char *spool__dir(const struct spool *s)
+{
+	return s->more != NULL ? s->more->dir : NULL;
+}
+/* s->more, made now if need be; NULL with ENOMEM. */
+struct spool_more *spool__more(struct spool *s);
 
 /* A write about to be stored: n bytes from src at `at`; `next`: where
  * the write after it will most likely come from (stdio's buffer), or

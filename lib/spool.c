@@ -96,10 +96,10 @@ static void rolled(struct spool *s)
 {
 	int err = errno;
 
-	if (s->on_rollover == NULL || s->fp == NULL)
+	if (s->more == NULL || s->more->on_rollover == NULL || s->fp == NULL)
 		return;
 	s->in_hook = 1;
-	s->on_rollover(s->fp, s->on_rollover_arg);
+	s->more->on_rollover(s->fp, s->more->on_rollover_arg);
 	s->in_hook = 0;
 	errno = err;
 }
@@ -438,9 +438,12 @@ static void destroy(struct spool *s)
 	spool__view_end(s);
 	/* glibc and musl touch only the pointers after the close callback,
 	 * never a user buffer's bytes. */
-	if (s->iobuf != NULL)
-		spool__secret_free(s->iobuf, BUFSIZ);
-	free(s->dir);
+	if (s->more != NULL) {
+		if (s->more->iobuf != NULL)
+			spool__secret_free(s->more->iobuf, BUFSIZ);
+		free(s->more->dir);
+		free(s->more);
+	}
 	free(s);
 	errno = err;
 }
@@ -468,6 +471,31 @@ static const char *stdio_mode(unsigned m)
 	if (m & SPOOL_M_TRUNC)
 		return plus ? "w+" : "w";
 	return plus ? "r+" : "r";
+}
+
+struct spool_more *spool__more(struct spool *s)
+{
+	if (s->more == NULL) {
+		s->more = spool__malloc(sizeof(*s->more));
+		if (s->more != NULL)
+			*s->more = (struct spool_more){0};
+	}
+	return s->more;
+}
+
+/* The options only some spools have go to s->more (spool-internal.h). */
+static int set_more(struct spool *s, const struct spool_options *o)
+{
+	if (o->dir == NULL && o->on_rollover == NULL &&
+	    !(o->flags & SPOOL_SECRET))
+		return 0;
+	if (spool__more(s) == NULL)
+		return -1;
+	s->more->on_rollover = o->on_rollover;
+	s->more->on_rollover_arg = o->on_rollover_arg;
+	if (o->dir != NULL && (s->more->dir = spool__strdup(o->dir)) == NULL)
+		return -1;
+	return 0;
 }
 
 /* Reject what no spool can honour before allocating anything. */
@@ -524,12 +552,10 @@ FILE *spool_fopen_opts(const struct spool_options *opts, const char *mode)
 	    .mode = m,
 	    .threshold = opts->threshold,
 	    .limit = opts->limit,
-	    .flags = opts->flags,
-	    .on_rollover = opts->on_rollover,
-	    .on_rollover_arg = opts->on_rollover_arg,
+	    .flags = (unsigned char)opts->flags,
 	};
 	spool__stdio_init(&s->io);
-	if (opts->dir != NULL && (s->dir = spool__strdup(opts->dir)) == NULL)
+	if (set_more(s, opts) < 0)
 		goto fail;
 	if (load(s, opts->data, opts->data_len) < 0)
 		goto fail;
