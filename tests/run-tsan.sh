@@ -116,3 +116,18 @@ if ! run "$tmp/check_threads"; then
 	exit 1
 fi
 echo "run-tsan: check_threads clean under ThreadSanitizer"
+
+# 3. The server tests: the budget's counter, shared by threads that open,
+# grow, roll and close spools at once.
+# shellcheck disable=SC2046 # pkg-config's output is a list of words
+"$CC" -fsanitize=thread -g -O1 -pthread -Wall -Wextra \
+	-I "$src/lib" -I "$build" -include "$build/config.h" \
+	"$src"/lib/*.c "$src/tests/check_server.c" \
+	"$src/tests/tsan-filelock.c" \
+	$(pkg-config --cflags --libs check) -ldl \
+	-o "$tmp/check_server"
+if ! run "$tmp/check_server"; then
+	echo "$0: FAIL: check_server under ThreadSanitizer" >&2
+	exit 1
+fi
+echo "run-tsan: check_server clean under ThreadSanitizer"
