@@ -180,8 +180,7 @@ static size_t mem_store(struct spool *s, off_t at, const char *buf, size_t n)
 
 	if (n == 0)
 		return 0;
-	/* A budget lowered below what is held: this write moves. */
-	if (fits(s, at, n) && !spool__over_budget()) {
+	if (fits(s, at, n)) {
 		struct store w = {buf, at, n,
 				  spool__stdio_flush_source(&s->io, s->fp)};
 
@@ -190,8 +189,16 @@ static size_t mem_store(struct spool *s, off_t at, const char *buf, size_t n)
 		if ((size_t)at + n > spool__img_room(s))
 			take_back(s);
 		rc = spool__img_store(s, &w);
-		if (rc == 0)
+		if (rc == 0) {
+			/* A budget lowered below what is held: move now, the
+			 * write stored first (it may come from a lent stretch
+			 * of the image, which the rollover frees). Failing,
+			 * the spool stays in memory and tries again at its
+			 * next write; spool_stat() counts the failure. */
+			if (spool__over_budget())
+				(void)spool__roll(s);
 			return n;
+		}
 		if (spool__roll_after(s, rc) < 0)
 			return 0;
 	} else if (spool__roll(s) < 0) {
