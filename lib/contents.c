@@ -27,9 +27,7 @@ static int pread_all(int fd, unsigned char *p, size_t n, off_t at)
 	ssize_t r;
 
 	while (n > 0) {
-		r = spool__pread(fd, p, n, at);
-		if (r < 0 && errno == EINTR)
-			continue;
+		r = spool__fd_pread(fd, p, n, at);
 		if (r <= 0) {
 			if (r == 0)
 				errno = EIO;

@@ -8,9 +8,11 @@
 
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/sendfile.h>
 #include <unistd.h>
 
+#include "spool.h"
 #include "spool-internal.h"
 
 /* write(2), looping over EINTR and short counts. Returns the bytes
@@ -43,6 +45,17 @@ ssize_t spool__fd_read(int fd, void *buf, size_t n)
 	return r;
 }
 
+/* pread(2), looping over EINTR. */
+ssize_t spool__fd_pread(int fd, void *buf, size_t n, off_t at)
+{
+	ssize_t r;
+
+	do
+		r = spool__pread(fd, buf, n, at);
+	while (r < 0 && errno == EINTR);
+	return r;
+}
+
 /*
  * A temp file holding `len` bytes of `data` (NULL: of the memory image),
  * its offset at s->pos. Everything is written before anyone sees the
@@ -61,6 +74,8 @@ int spool__disk_create(struct spool *s, const void *data, size_t len)
 	if (ok && spool__lseek(fd, s->pos, SEEK_SET) >= 0)
 		return fd;
 	err = errno;
+	if (s->flags & SPOOL_SECRET)
+		spool__secret_wipe_file(fd, 0);
 	close(fd);
 	errno = err;
 	return -1;
@@ -98,11 +113,12 @@ static ssize_t read_write(int in, off_t *off, size_t n, int out)
 	buf = spool__malloc(n);
 	if (buf == NULL)
 		return -1;
-	do
-		r = spool__pread(in, buf, n, *off);
-	while (r < 0 && errno == EINTR);
+	r = spool__fd_pread(in, buf, n, *off);
 	if (r > 0) {
 		done = spool__fd_write(out, buf, (size_t)r);
+		/* The bytes may be a secret spool's: never left in a freed
+		 * block (cheap next to the copy). */
+		explicit_bzero(buf, (size_t)r);
 		*off += (off_t)done;
 		if (done < (size_t)r)
 			r = done > 0 ? (ssize_t)done : -1;

@@ -181,6 +181,7 @@ void spool__populate(unsigned char *p, size_t len);
 /* disk.c: the temp file, written and read through its descriptor. */
 size_t spool__fd_write(int fd, const void *buf, size_t n);
 ssize_t spool__fd_read(int fd, void *buf, size_t n);
+ssize_t spool__fd_pread(int fd, void *buf, size_t n, off_t at);
 int spool__disk_create(struct spool *s, const void *data, size_t len);
 
 /* disk.c: copy [*off, end) of file `in` to `out` at its position, the
