@@ -338,12 +338,21 @@ static int same_file(const char *path, const unsigned char *p, size_t n)
 	return same;
 }
 
+/* Where the persist scenarios name the contents; the caller frees it. */
+static char *named_path(void)
+{
+	char *path;
+
+	ck_assert_int_ne(asprintf(&path, "%s/named", R.dir), -1);
+	return path;
+}
+
 /* The persisted file: what was last named, whatever failed since. */
 static void check_named(void)
 {
 	char *path;
 
-	ck_assert_int_ne(asprintf(&path, "%s/named", R.dir), -1);
+	path = named_path();
 	if (R.named == NULL)
 		ck_assert_msg(access(path, F_OK) != 0,
 			      "%s: a failed persist left a file", R.scenario);
@@ -361,7 +370,7 @@ static void op_persist(unsigned flags)
 	char *path;
 	int rc;
 
-	ck_assert_int_ne(asprintf(&path, "%s/named", R.dir), -1);
+	path = named_path();
 	errno = 0;
 	rc = spool_persist(R.fp, path, flags);
 	if (rc != 0)
@@ -684,7 +693,7 @@ static void verify_and_continue(void)
 	if (R.named != NULL) {
 		char *path;
 
-		ck_assert_int_ne(asprintf(&path, "%s/named", R.dir), -1);
+		path = named_path();
 		ck_assert_int_eq(unlink(path), 0);
 		free(path);
 		free(R.named);
