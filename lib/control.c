@@ -173,9 +173,6 @@ static int resize(struct spool *s, off_t length)
 	} else if (spool__roll(s) < 0 || spool__unshare(s) < 0) {
 		return -1;
 	}
-	/* The bytes cut off go back to the file system: zeros first. */
-	if (s->flags & SPOOL_SECRET)
-		spool__secret_wipe_file(s->fd, length);
 	do
 		rc = spool__ftruncate(s->fd, length);
 	while (rc < 0 && errno == EINTR);

@@ -75,7 +75,7 @@ int spool__disk_create(struct spool *s, const void *data, size_t len)
 		return fd;
 	err = errno;
 	if (s->flags & SPOOL_SECRET)
-		spool__secret_wipe_file(fd, 0);
+		spool__secret_wipe_file(fd);
 	close(fd);
 	errno = err;
 	return -1;

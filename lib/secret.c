@@ -71,28 +71,30 @@ int spool__secret_setbuf(struct spool *s)
 	return 0;
 }
 
-/* Zeros over the temp file from `from` to its end, pushed to the disk:
- * the file is about to be closed or cut, and its blocks freed. Best
- * effort: nothing can be reported from fclose()'s close callback. */
-void spool__secret_wipe_file(int fd, off_t from)
+/* Zeros over the whole temp file, pushed to the disk: it is about to be
+ * closed, and its blocks freed. Best effort: nothing can be reported
+ * from fclose()'s close callback. A cut (spool_truncate()) frees blocks
+ * unzeroed: zeroing first would lose the bytes if the cut then failed. */
+void spool__secret_wipe_file(int fd)
 {
 	static const unsigned char zeros[1 << 16];
 	struct stat st;
+	off_t at = 0;
 	size_t n;
 	ssize_t w;
 
 	if (spool__fstat(fd, &st) < 0)
 		return;
-	while (from < st.st_size) {
-		n = st.st_size - from < (off_t)sizeof(zeros)
-			? (size_t)(st.st_size - from)
+	while (at < st.st_size) {
+		n = st.st_size - at < (off_t)sizeof(zeros)
+			? (size_t)(st.st_size - at)
 			: sizeof(zeros);
-		w = pwrite(fd, zeros, n, from);
+		w = pwrite(fd, zeros, n, at);
 		if (w < 0 && errno == EINTR)
 			continue;
 		if (w <= 0)
 			return;
-		from += w;
+		at += w;
 	}
 	(void)fdatasync(fd);
 }

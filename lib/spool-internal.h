@@ -172,7 +172,7 @@ int spool__over_budget(void);
 void *spool__secret_alloc(size_t n);
 void spool__secret_free(void *p, size_t n);
 int spool__secret_setbuf(struct spool *s);
-void spool__secret_wipe_file(int fd, off_t from);
+void spool__secret_wipe_file(int fd);
 
 /* prefault.c: are a new block's pages fresh; map them now (hints). */
 int spool__fresh(const void *p, size_t len);

@@ -435,7 +435,7 @@ static void destroy(struct spool *s)
 
 	if (s->fd >= 0) {
 		if (s->flags & SPOOL_SECRET)
-			spool__secret_wipe_file(s->fd, 0);
+			spool__secret_wipe_file(s->fd);
 		close(s->fd);
 	}
 	/* At fclose() glibc frees its buffer after the close callback, so

@@ -229,6 +229,28 @@ static void op_size(void)
 		ck_assert_int_eq(size, R.mlen);
 }
 
+/* spool_stat() agrees with the model: the size, where the contents
+ * are, and memory held only in memory. */
+static void op_stat(void)
+{
+	long before = F.calls;
+	struct spool_stat st;
+
+	errno = 0;
+	if (spool_stat(R.fp, &st) < 0) {
+		expect_fault(before, errno, "spool_stat");
+		return;
+	}
+	ck_assert_int_eq(st.size, R.mlen);
+	ck_assert_int_eq(st.rolled, spool_is_rolled(R.fp));
+	if (st.rolled)
+		ck_assert_uint_eq(st.mem_bytes, 0);
+	else
+		ck_assert_uint_ge(st.mem_bytes, (size_t)R.mlen);
+	ck_assert_uint_ge(st.mem_peak, st.mem_bytes);
+	ck_assert_uint_eq(spool_budget_used(), st.mem_bytes);
+}
+
 static void op_fileno(void)
 {
 	long before = F.calls;
@@ -578,6 +600,31 @@ static void body_view_segments(void)
 	op_unview();
 }
 
+/* Servers (issue 15): a budget rollover, a secret spool's growth, cut
+ * and rollover, and spool_stat() along the way. */
+static void body_server(void)
+{
+	op_write(600, 1);
+	op_stat();
+	op_write(900, 2); /* past the budget (1000), under the threshold */
+	op_stat();
+	op_truncate(100);
+	op_write(300, 3);
+	op_stat();
+}
+
+static void body_secret(void)
+{
+	op_write(600, 1);
+	op_write(5000, 2); /* the image moves, wiped */
+	op_truncate(300);  /* the head shrinks: a new block */
+	op_stat();
+	op_rollover();
+	op_write(700, 3);
+	op_truncate(200);
+	op_stat();
+}
+
 struct scenario {
 	const char *name;
 	const char *mode;
@@ -587,34 +634,41 @@ struct scenario {
 	off_t limit;
 	int use_tmpdir; /* dir from $TMPDIR instead of opts.dir */
 	void (*body)(void);
+	unsigned flags; /* struct spool_options.flags */
+	size_t budget;	/* spool_set_budget() for the run; 0: none */
 };
 
 static const struct scenario scenarios[] = {
-    {"small-writes", "w+", 1000, 0, 0, 0, 0, body_small_writes},
-    {"large-writes", "w+", 4096, 1, 0, 0, 0, body_large_writes},
-    {"cross", "w+", 1000, 1, 0, 0, 0, body_cross_threshold},
-    {"rollover", "w+", 5000, 1, 0, 0, 0, body_explicit_rollover},
-    {"truncate", "w+", 1000, 1, 0, 0, 0, body_truncate},
-    {"reads-on-disk", "r+", 1000, 0, 3000, 0, 0, body_reads},
-    {"reads-in-memory", "r", 8000, 0, 3000, 0, 0, body_reads},
-    {"reads-big-buffer", "r+", 1 << 19, 0, 60000, 0, 0, body_big_buffer_reads},
-    {"writes-big-buffer", "w+", 1 << 19, 0, 0, 0, 0, body_big_buffer_writes},
-    {"append", "a+", 1000, 1, 300, 0, 0, body_append},
-    {"limit", "w+", 1000, 1, 0, 1 << 20, 0, body_cross_threshold},
-    {"tmpdir", "w+", 100, 1, 0, 0, 1, body_cross_threshold},
-    {"close", "w+", 1000, 0, 0, 0, 0, body_close},
-    {"segments", "w+", 8 << 20, 1, 0, 0, 0, body_segments},
-    {"contents-out", "w+", 1000, 1, 0, 0, 0, body_contents_out},
-    {"contents-out-append", "a+", 1000, 1, 300, 0, 0, body_contents_out},
-    {"view", "w+", 1000, 1, 0, 0, 0, body_view},
-    {"view-segments", "w+", 1 << 20, 1, 0, 0, 0, body_view_segments},
+    {"small-writes", "w+", 1000, 0, 0, 0, 0, body_small_writes, 0, 0},
+    {"large-writes", "w+", 4096, 1, 0, 0, 0, body_large_writes, 0, 0},
+    {"cross", "w+", 1000, 1, 0, 0, 0, body_cross_threshold, 0, 0},
+    {"rollover", "w+", 5000, 1, 0, 0, 0, body_explicit_rollover, 0, 0},
+    {"truncate", "w+", 1000, 1, 0, 0, 0, body_truncate, 0, 0},
+    {"reads-on-disk", "r+", 1000, 0, 3000, 0, 0, body_reads, 0, 0},
+    {"reads-in-memory", "r", 8000, 0, 3000, 0, 0, body_reads, 0, 0},
+    {"reads-big-buffer", "r+", 1 << 19, 0, 60000, 0, 0, body_big_buffer_reads,
+     0, 0},
+    {"writes-big-buffer", "w+", 1 << 19, 0, 0, 0, 0, body_big_buffer_writes, 0,
+     0},
+    {"append", "a+", 1000, 1, 300, 0, 0, body_append, 0, 0},
+    {"limit", "w+", 1000, 1, 0, 1 << 20, 0, body_cross_threshold, 0, 0},
+    {"tmpdir", "w+", 100, 1, 0, 0, 1, body_cross_threshold, 0, 0},
+    {"close", "w+", 1000, 0, 0, 0, 0, body_close, 0, 0},
+    {"segments", "w+", 8 << 20, 1, 0, 0, 0, body_segments, 0, 0},
+    {"contents-out", "w+", 1000, 1, 0, 0, 0, body_contents_out, 0, 0},
+    {"contents-out-append", "a+", 1000, 1, 300, 0, 0, body_contents_out, 0, 0},
+    {"view", "w+", 1000, 1, 0, 0, 0, body_view, 0, 0},
+    {"view-segments", "w+", 1 << 20, 1, 0, 0, 0, body_view_segments, 0, 0},
+    {"budget", "w+", 1 << 20, 1, 0, 0, 0, body_server, 0, 1000},
+    {"secret", "w+", 1 << 20, 1, 0, 0, 0, body_secret, SPOOL_SECRET, 0},
+    {"secret-data", "r+", 1 << 20, 1, 3000, 0, 0, body_secret, SPOOL_SECRET, 0},
 };
 #define NSCENARIOS (sizeof(scenarios) / sizeof(scenarios[0]))
 
 static int open_run(const struct scenario *sc)
 {
-	struct spool_options o = {.threshold = sc->threshold,
-				  .limit = sc->limit};
+	struct spool_options o = {
+	    .threshold = sc->threshold, .limit = sc->limit, .flags = sc->flags};
 	long before = F.calls;
 
 	if (!sc->use_tmpdir)
@@ -675,7 +729,9 @@ static void verify_and_continue(void)
 	ck_assert_msg(len == (size_t)R.mlen, "%s: size %zu, model %lld",
 		      R.scenario, len, (long long)R.mlen);
 	ck_assert_msg(memcmp(got, R.model, len) == 0,
-		      "%s: contents differ from the model", R.scenario);
+		      "%s: contents differ from the model (fault at call %ld, "
+		      "%s)",
+		      R.scenario, F.fail_at, F.hit_name ? F.hit_name : "none");
 	free(got);
 	read_back(0);
 	read_back(R.mlen > READ_BACK ? R.mlen - READ_BACK : 0);
@@ -714,12 +770,15 @@ static void run_once(const struct scenario *sc, long fail_at, int err)
 		saved = tu_save_tmpdir();
 		ck_assert_int_eq(setenv("TMPDIR", dir, 1), 0);
 	}
+	spool_set_budget(sc->budget);
 	F = (struct spool__faults){.armed = 1, .fail_at = fail_at, .err = err};
 	if (open_run(sc) == 0) {
 		sc->body();
 		verify_and_continue();
 	}
 	F.armed = 0;
+	spool_set_budget(0);
+	ck_assert_uint_eq(spool_budget_used(), 0);
 	if (sc->use_tmpdir)
 		tu_restore_tmpdir(saved);
 	if (fail_at > 0)
