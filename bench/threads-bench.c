@@ -33,6 +33,7 @@ struct worker {
 	alignas(64) int (*op)(struct worker *w);
 	FILE *fp; /* the query workloads' own spool */
 	unsigned long ops;
+	double cpu; /* seconds this thread ran */
 	int failed;
 	pthread_t tid;
 	char fbuf[512]; /* fmemopen's buffer */
@@ -41,7 +42,7 @@ struct worker {
 struct workload {
 	const char *name;
 	int (*op)(struct worker *w);
-	int query; /* needs a spool of its own per thread */
+	int query; /* a stream per thread: 1 a spool, 2 an fmemopen one */
 };
 
 static alignas(64) atomic_int stop;
@@ -57,6 +58,14 @@ static int q_is_rolled(struct worker *w)
 static int q_size(struct worker *w)
 {
 	return spool_size(w->fp) == MEM_BYTES ? 0 : -1;
+}
+
+/* The control: a query that shares nothing between threads (the FILE
+ * lock and glibc's fmemopen seek callback of the thread's own stream),
+ * so its ratio is what the machine gives two threads at that moment. */
+static int q_ftello(struct worker *w)
+{
+	return ftello(w->fp) == MEM_BYTES ? 0 : -1;
 }
 
 /* The open-close cycle's common part: write, hand over, close. */
@@ -142,11 +151,23 @@ static int oc_memstream(struct worker *w)
 static const struct workload workloads[] = {
     {"spool_is_rolled", q_is_rolled, 1},
     {"spool_size", q_size, 1},
+    {"ftello (fmemopen, control)", q_ftello, 2},
     {"open-close spool", oc_spool, 0},
     {"open-close null-cookie", oc_cookie, 0},
     {"open-close fmemopen", oc_fmemopen, 0},
     {"open-close open_memstream", oc_memstream, 0},
 };
+
+/* CPU seconds of the calling thread: a thread that waits for a lock or
+ * for a core (other tenants) does not run, so ops per CPU second show
+ * what sharing costs even when the machine has no core to spare. */
+static double thread_cpu(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
 
 /* Run op until told to stop; the flag is read every 64 operations so
  * that its cache line stays shared and costs nothing. */
@@ -156,18 +177,21 @@ static void *work(void *arg)
 	int i;
 
 	pthread_barrier_wait(&start);
+	w->cpu = thread_cpu();
 	while (!atomic_load_explicit(&stop, memory_order_relaxed)) {
 		for (i = 0; i < 64; i++)
 			w->failed |= w->op(w) < 0;
 		w->ops += 64;
 	}
+	w->cpu = thread_cpu() - w->cpu;
 	return NULL;
 }
 
-/* A spool holding MEM_BYTES, for the query workloads. */
-static FILE *query_spool(void)
+/* A stream holding MEM_BYTES, for the query workloads. */
+static FILE *query_stream(struct worker *w, int kind)
 {
-	FILE *fp = spool_fopen(1 << 20, "w+");
+	FILE *fp = kind == 1 ? spool_fopen(1 << 20, "w+")
+			     : fmemopen(w->fbuf, sizeof(w->fbuf), "w+");
 
 	if (fp != NULL && (fwrite(payload, 1, MEM_BYTES, fp) != MEM_BYTES ||
 			   fflush(fp) != 0)) {
@@ -184,7 +208,8 @@ static int start_workers(struct worker *w, int n, const struct workload *wl)
 	for (i = 0; i < n; i++) {
 		memset(&w[i], 0, sizeof(w[i]));
 		w[i].op = wl->op;
-		if (wl->query && (w[i].fp = query_spool()) == NULL)
+		if (wl->query &&
+		    (w[i].fp = query_stream(&w[i], wl->query)) == NULL)
 			return -1;
 		if (pthread_create(&w[i].tid, NULL, work, &w[i]) != 0)
 			return -1;
@@ -192,13 +217,18 @@ static int start_workers(struct worker *w, int n, const struct workload *wl)
 	return 0;
 }
 
-/* Operations per second of n threads together, or -1 on any failure. */
-static double measure(const struct workload *wl, int n)
+/* Operations of n threads together per second of wall time and per
+ * second the threads ran; exit on any failure. */
+struct rate {
+	double wall, cpu;
+};
+
+static struct rate measure(const struct workload *wl, int n)
 {
 	static struct worker w[MAX_THREADS];
 	unsigned long ops = 0;
 	int i, failed = 0;
-	double t0;
+	double t0, cpu = 0;
 	struct timespec ts = {.tv_sec = (time_t)slice,
 			      .tv_nsec = (long)((slice - (time_t)slice) * 1e9)};
 
@@ -215,13 +245,18 @@ static double measure(const struct workload *wl, int n)
 	for (i = 0; i < n; i++) {
 		pthread_join(w[i].tid, NULL);
 		ops += w[i].ops;
+		cpu += w[i].cpu;
 		failed |= w[i].failed;
 		if (w[i].fp != NULL)
 			fclose(w[i].fp);
 	}
 	t0 = now() - t0;
 	pthread_barrier_destroy(&start);
-	return failed ? -1 : (double)ops / t0;
+	if (failed) {
+		fprintf(stderr, "threads-bench: %s failed\n", wl->name);
+		exit(1);
+	}
+	return (struct rate){(double)ops / t0, (double)ops / cpu};
 }
 
 static double min_of(const double *v, int n)
@@ -242,38 +277,57 @@ static double max_of(const double *v, int n)
 	return m;
 }
 
-/*
- * Every round runs each workload on one thread and on two back to back,
- * which goes first alternating, so that other tenants' load, which
- * moves in seconds, moves both sides of a ratio alike.
- */
-static void scaling(int rounds)
+static void print_ratio(const double *v, int rounds)
 {
-	size_t nw = sizeof(workloads) / sizeof(workloads[0]), k;
-	double one[MAX_ROUNDS], two[MAX_ROUNDS], ratio[MAX_ROUNDS];
+	printf(" %.2f | %.2f-%.2f |", median(v, rounds), min_of(v, rounds),
+	       max_of(v, rounds));
+}
+
+/* One row: rounds of one thread and two back to back, which goes first
+ * alternating, so that other tenants' load, which moves in seconds,
+ * moves both sides of a ratio alike. */
+static void scaling_row(const struct workload *wl, int rounds)
+{
+	struct rate one, two;
+	double w1[MAX_ROUNDS], w2[MAX_ROUNDS], wall[MAX_ROUNDS],
+	    cpu[MAX_ROUNDS];
 	int r;
 
-	printf("## Scaling, %d rounds of %.2f s per side\n\n", rounds, slice);
-	printf("| workload | 1 thread | 2 threads | ratio | range |\n");
-	printf("|---|---:|---:|---:|---|\n");
-	for (k = 0; k < nw; k++) {
-		for (r = 0; r < rounds; r++) {
-			if (r % 2 == 0) {
-				one[r] = measure(&workloads[k], 1);
-				two[r] = measure(&workloads[k], 2);
-			} else {
-				two[r] = measure(&workloads[k], 2);
-				one[r] = measure(&workloads[k], 1);
-			}
-			ratio[r] = two[r] / one[r];
-			fputc('.', stderr);
+	for (r = 0; r < rounds; r++) {
+		if (r % 2 == 0) {
+			one = measure(wl, 1);
+			two = measure(wl, 2);
+		} else {
+			two = measure(wl, 2);
+			one = measure(wl, 1);
 		}
-		printf("| %s | %.2f M/s | %.2f M/s | %.2f | %.2f-%.2f |\n",
-		       workloads[k].name, median(one, rounds) / 1e6,
-		       median(two, rounds) / 1e6, median(ratio, rounds),
-		       min_of(ratio, rounds), max_of(ratio, rounds));
-		fflush(stdout);
+		w1[r] = one.wall;
+		w2[r] = two.wall;
+		wall[r] = two.wall / one.wall;
+		cpu[r] = two.cpu / one.cpu;
+		fputc('.', stderr);
 	}
+	printf("| %s | %.2f M/s | %.2f M/s |", wl->name,
+	       median(w1, rounds) / 1e6, median(w2, rounds) / 1e6);
+	print_ratio(wall, rounds);
+	print_ratio(cpu, rounds);
+	printf("\n");
+	fflush(stdout);
+}
+
+static void scaling(int rounds)
+{
+	size_t k;
+
+	printf("## Scaling, %d rounds of %.2f s per side\n\n", rounds, slice);
+	printf("Ratio: 2 threads / 1 thread, median (range); wall: 2.0 is "
+	       "perfect on two\nfree cores; per CPU second: 1.0 is no cost "
+	       "from sharing.\n\n");
+	printf("| workload | 1 thread | 2 threads | wall ratio | range "
+	       "| per-CPU ratio | range |\n");
+	printf("|---|---:|---:|---:|---|---:|---|\n");
+	for (k = 0; k < sizeof(workloads) / sizeof(workloads[0]); k++)
+		scaling_row(&workloads[k], rounds);
 	fputc('\n', stderr);
 }
 
