@@ -73,7 +73,7 @@ major=$((cur - age))
 	for page in spool_fopen spool_fopen_opts spool_rollover \
 		spool_is_rolled spool_fileno spool_size spool_truncate \
 		spool_getvalue spool_view spool_unview spool_send \
-		spool_persist; do
+		spool_persist spool_set_budget spool_budget_used spool_stat; do
 		echo "$mandir/man3/$page.3"
 	done
 	echo "$mandir/man7/libspool.7"
