@@ -1475,7 +1475,8 @@ static void budget_child(const void *arg, void *out)
 
 	set_allocator(WARM);
 	memset(b, 0, sizeof(*b));
-	if (budget_pass(&j, 0, &v[0][0]) < 0 || budget_pass(&j, 1, &v[1][0]) < 0)
+	if (budget_pass(&j, 0, &v[0][0]) < 0 ||
+	    budget_pass(&j, 1, &v[1][0]) < 0)
 		return;
 	do {
 		t0 = now();
@@ -1500,11 +1501,11 @@ static void print_budget_row(int k)
 	int w = find_name(budget_rows[k], strlen(budget_rows[k]), 1);
 	struct budget_sample s;
 	double v[2][MAX_ROUNDS], ratio[MAX_ROUNDS], lo, hi, med;
-	int r, n = 0, npairs = 0, ops = workloads[w].flags & WF_OPS;
+	int r, n = 0, npairs = 0, ok, ops = workloads[w].flags & WF_OPS;
 
 	for (r = 0; r < cfg.rounds; r++) {
-		if (run_forked(budget_child, &workloads[w], &s, sizeof(s)) == 0 &&
-		    s.ok) {
+		ok = run_forked(budget_child, &workloads[w], &s, sizeof(s));
+		if (ok == 0 && s.ok) {
 			v[0][n] = s.rate[0];
 			v[1][n] = s.rate[1];
 			ratio[n] = s.ratio;
@@ -1645,8 +1646,8 @@ static int run_once(const char *spec)
 		return 1;
 	}
 	printf("%s %s%s: %.0f %s in %.3f s, %.1f %s\n", spec,
-	       mode_names[j.mode], j.budget ? " budget" : "",
-	       s.units, j.w->flags & WF_OPS ? "ops" : "bytes", s.secs,
+	       mode_names[j.mode], j.budget ? " budget" : "", s.units,
+	       j.w->flags & WF_OPS ? "ops" : "bytes", s.secs,
 	       s.units / s.secs / 1e6, j.w->flags & WF_OPS ? "Mop/s" : "MB/s");
 	return 0;
 }
