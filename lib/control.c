@@ -135,16 +135,15 @@ static int tmp_in_memory(int fd, int *yes)
  */
 int spool_stat(FILE *fp, struct spool_stat *st)
 {
-	struct spool *s;
+	struct spool *s = spool__acquire(fp);
 	struct spool_stat r = {0};
 
-	if (st == NULL) {
-		errno = EINVAL;
-		return -1;
-	}
-	s = spool__acquire(fp);
 	if (s == NULL)
 		return -1;
+	if (st == NULL) {
+		errno = EINVAL;
+		return spool__release(s, -1);
+	}
 	if ((!s->in_hook && spool__flush_output(fp) < 0) ||
 	    (r.size = spool__contents_size(s)) < 0 ||
 	    tmp_in_memory(s->fd, &r.tmp_in_memory) < 0)
