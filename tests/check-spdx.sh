@@ -5,7 +5,7 @@
 set -u
 : "${top_srcdir:=.}"
 cd "$top_srcdir" || exit 1
-files=$(find lib tests tools fuzz examples bench docs m4 .ci \
+files=$(find lib tests cmd tools fuzz examples bench docs m4 .ci \
 	\( -name '*.[ch]' -o -name '*.sh' -o -name '*.[137]' \
 	-o -name 'spool_*.m4' -o -name '*.supp' -o -name '*.map' \
 	-o -name run \) -type f 2>/dev/null | sort)

@@ -1,6 +1,6 @@
 #!/bin/sh
 # SPDX-License-Identifier: MIT
-# The spool command (tools/spool), side by side with moreutils sponge(1):
+# The spool command (cmd/spool), side by side with moreutils sponge(1):
 # the same inputs must give the same bytes and the same file modes. Then
 # what spool promises on its own: bounded memory, FILE untouched when
 # input or spilling fails, nothing left behind, usage and exit codes.
@@ -9,11 +9,11 @@
 set -u
 : "${top_srcdir:=.}" "${top_builddir:=.}"
 
-if [ ! -x "$top_builddir/tools/spool" ]; then
-	echo "check-spool-cmd: $top_builddir/tools/spool is not built" >&2
+if [ ! -x "$top_builddir/cmd/spool" ]; then
+	echo "check-spool-cmd: $top_builddir/cmd/spool is not built" >&2
 	exit 1
 fi
-SPOOL=$(cd "$top_builddir/tools" && pwd)/spool
+SPOOL=$(cd "$top_builddir/cmd" && pwd)/spool
 version=$(sed -n 's/^#define SPOOL_VERSION "\(.*\)"$/\1/p' \
 	"$top_srcdir/lib/spool.h")
 

@@ -28,7 +28,7 @@ esac
 if [ -d .git ] && command -v git >/dev/null 2>&1; then
 	files=$(git ls-files '*.c' '*.h')
 else
-	files=$(find lib tests tools fuzz examples bench -name '*.[ch]' | sort)
+	files=$(find lib tests cmd tools fuzz examples bench -name '*.[ch]' | sort)
 fi
 bad=0 n=0
 for f in $files; do

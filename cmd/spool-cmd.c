@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * spool.c - the spool(1) command: soak up standard input, then write it
+ * spool-cmd.c - the spool(1) command: soak up standard input, then write it
  * out once the input has ended, like moreutils sponge(1), but with
  * bounded memory: past the threshold the input waits in a libspool
  * spool's nameless temporary file instead of in RAM.
