@@ -56,24 +56,6 @@ const char *__asan_default_options(void)
 }
 #endif
 
-static char *dir_a, *dir_b; /* private directories, empty at teardown */
-static char *saved_tmpdir;  /* the caller's TMPDIR, restored at teardown */
-
-static void setup(void)
-{
-	saved_tmpdir = tu_save_tmpdir();
-	dir_a = tu_mkdtemp();
-	dir_b = tu_mkdtemp();
-}
-
-/* CK_FORK=no runs every test in one process: put TMPDIR back. */
-static void teardown(void)
-{
-	tu_restore_tmpdir(saved_tmpdir);
-	tu_rmdir(dir_a);
-	tu_rmdir(dir_b);
-}
-
 /* The byte at offset i of every test stream. */
 static unsigned char pat(size_t i)
 {
@@ -151,8 +133,8 @@ static void assert_fd_in(int fd, const char *dir)
 /* ---- a symbolic link as the directory ---- */
 
 /*
- * TMPDIR (even _i) or opts->dir (odd _i) is a link to dir_a, kept in
- * dir_b. Opening O_TMPFILE through it creates nothing by name, so this
+ * TMPDIR (even _i) or opts->dir (odd _i) is a link to tu_dir_a, kept in
+ * tu_dir_b. Opening O_TMPFILE through it creates nothing by name, so this
  * is no symlink attack: the file lands in the link's target, nameless,
  * no entry appears in either directory while the data is on disk, and
  * the link itself is left as it was.
@@ -164,8 +146,8 @@ START_TEST(test_security_symlinked_dir_lands_in_target)
 	ssize_t n;
 	FILE *fp;
 
-	ck_assert_int_ne(asprintf(&link, "%s/link", dir_b), -1);
-	ck_assert_int_eq(symlink(dir_a, link), 0);
+	ck_assert_int_ne(asprintf(&link, "%s/link", tu_dir_b), -1);
+	ck_assert_int_eq(symlink(tu_dir_a, link), 0);
 	if (_i % 2 == 0)
 		ck_assert_int_eq(setenv("TMPDIR", link, 1), 0);
 	else
@@ -176,30 +158,30 @@ START_TEST(test_security_symlinked_dir_lands_in_target)
 	ck_assert_int_eq(spool_is_rolled(fp), 1);
 	for (size_t at = 19; at < 19 + 64 * KiB; at += 4 * KiB) {
 		put_pat(fp, at, at + 4 * KiB);
-		ck_assert_int_eq(tu_count_entries(dir_a), 0);
-		ck_assert_int_eq(tu_count_entries(dir_b), 1);
+		ck_assert_int_eq(tu_count_entries(tu_dir_a), 0);
+		ck_assert_int_eq(tu_count_entries(tu_dir_b), 1);
 	}
-	assert_fd_in(spool_fileno(fp), dir_a);
+	assert_fd_in(spool_fileno(fp), tu_dir_a);
 	assert_pat(fp, 19 + 64 * KiB);
 	ck_assert_int_eq(fclose(fp), 0);
 	n = readlink(link, target, sizeof(target) - 1);
 	ck_assert_int_gt(n, 0);
 	target[n] = '\0';
-	ck_assert_str_eq(target, dir_a);
+	ck_assert_str_eq(target, tu_dir_a);
 	ck_assert_int_eq(unlink(link), 0);
 	free(link);
 }
 END_TEST
 
 /* Hostile things to point TMPDIR or opts->dir at. The victim is a file
- * in dir_a with contents; a link lives in dir_b. */
+ * in tu_dir_a with contents; a link lives in tu_dir_b. */
 enum {
 	H_ENV_LINK_TO_FILE, /* TMPDIR -> link -> victim */
 	H_ENV_FILE,	    /* TMPDIR = victim */
-	H_ENV_DANGLING,	    /* TMPDIR -> link -> dir_a/absent */
+	H_ENV_DANGLING,	    /* TMPDIR -> link -> tu_dir_a/absent */
 	H_DIR_LINK_TO_FILE, /* opts->dir -> link -> victim */
 	H_DIR_FILE,	    /* opts->dir = victim */
-	H_DIR_DANGLING,	    /* opts->dir -> link -> dir_a/absent */
+	H_DIR_DANGLING,	    /* opts->dir -> link -> tu_dir_a/absent */
 	H_KINDS
 };
 
@@ -245,9 +227,9 @@ START_TEST(test_security_link_or_file_never_written)
 	struct stat before;
 	FILE *fp;
 
-	ck_assert_int_ne(asprintf(&victim, "%s/victim", dir_a), -1);
-	ck_assert_int_ne(asprintf(&absent, "%s/absent", dir_a), -1);
-	ck_assert_int_ne(asprintf(&link, "%s/link", dir_b), -1);
+	ck_assert_int_ne(asprintf(&victim, "%s/victim", tu_dir_a), -1);
+	ck_assert_int_ne(asprintf(&absent, "%s/absent", tu_dir_a), -1);
+	ck_assert_int_ne(asprintf(&link, "%s/link", tu_dir_b), -1);
 	fp = fopen(victim, "we");
 	ck_assert_ptr_nonnull(fp);
 	ck_assert_int_ge(fputs(VICTIM_DATA, fp), 0);
@@ -289,8 +271,8 @@ START_TEST(test_security_link_or_file_never_written)
 	ck_assert_int_eq(fclose(fp), 0);
 	assert_same_file(victim, &before);
 	ck_assert_int_eq(access(absent, F_OK), -1);
-	ck_assert_int_eq(tu_count_entries(dir_a), 1);
-	ck_assert_int_eq(tu_count_entries(dir_b), path == link);
+	ck_assert_int_eq(tu_count_entries(tu_dir_a), 1);
+	ck_assert_int_eq(tu_count_entries(tu_dir_b), path == link);
 	if (path == link)
 		ck_assert_int_eq(unlink(link), 0);
 	ck_assert_int_eq(unlink(victim), 0);
@@ -384,38 +366,38 @@ START_TEST(test_security_world_writable_dir)
 	FILE *fp;
 	int fd;
 
-	ck_assert_int_eq(chmod(dir_a, 0777), 0);
-	ck_assert_int_eq(stat(dir_a, &st), 0);
+	ck_assert_int_eq(chmod(tu_dir_a, 0777), 0);
+	ck_assert_int_eq(stat(tu_dir_a, &st), 0);
 	ck_assert_uint_eq(st.st_mode & 07777, 0777); /* no S_ISVTX */
-	ck_assert_int_eq(setenv("TMPDIR", dir_a, 1), 0);
+	ck_assert_int_eq(setenv("TMPDIR", tu_dir_a, 1), 0);
 	fp = spool_fopen(4 * KiB, "w+");
 	ck_assert_ptr_nonnull(fp);
 	for (size_t at = 0; at < 256 * KiB; at += 16 * KiB) {
 		put_pat(fp, at, at + 16 * KiB);
-		ck_assert_int_eq(tu_count_entries(dir_a), 0);
+		ck_assert_int_eq(tu_count_entries(tu_dir_a), 0);
 	}
 	ck_assert_int_eq(spool_is_rolled(fp), 1);
 	fd = spool_fileno(fp);
-	assert_fd_in(fd, dir_a);
+	assert_fd_in(fd, tu_dir_a);
 	ck_assert_int_eq(fstat(fd, &st), 0);
 	ck_assert_uint_eq(st.st_mode & 07777, 0600);
 	ck_assert_uint_eq(st.st_uid, geteuid());
 	ck_assert_uint_eq(st.st_nlink, 0);
-	if (run_attacker(dir_a, fd))
-		ck_assert_int_eq(tu_count_entries(dir_a), 2);
+	if (run_attacker(tu_dir_a, fd))
+		ck_assert_int_eq(tu_count_entries(tu_dir_a), 2);
 	put_pat(fp, 256 * KiB, 320 * KiB);
 	ck_assert_int_eq(spool_fileno(fp), fd);
 	ck_assert_int_eq(fstat(fd, &st2), 0);
 	ck_assert_uint_eq(st2.st_ino, st.st_ino);
 	assert_pat(fp, 320 * KiB);
 	ck_assert_int_eq(fclose(fp), 0);
-	ck_assert_int_ne(asprintf(&junk, "%s/junk", dir_a), -1);
-	ck_assert_int_ne(asprintf(&planted, "%s/.spool-AAAAAA", dir_a), -1);
+	ck_assert_int_ne(asprintf(&junk, "%s/junk", tu_dir_a), -1);
+	ck_assert_int_ne(asprintf(&planted, "%s/.spool-AAAAAA", tu_dir_a), -1);
 	unlink(junk);
 	unlink(planted);
 	free(junk);
 	free(planted);
-	ck_assert_int_eq(chmod(dir_a, 0700), 0);
+	ck_assert_int_eq(chmod(tu_dir_a, 0700), 0);
 }
 END_TEST
 
@@ -463,7 +445,7 @@ static FILE *spool_ten(size_t threshold, off_t limit)
 {
 	struct spool_options o = {.threshold = threshold, .limit = limit};
 
-	o.dir = dir_a;
+	o.dir = tu_dir_a;
 	return ten_bytes(spool_fopen_opts(&o, "w+"));
 }
 
@@ -517,7 +499,7 @@ START_TEST(test_security_seek_extremes_on_disk)
 	FILE *fp = spool_ten(0, 0), *ref;
 	int readahead = _i, rc, ref_rc, err, ref_err;
 
-	ck_assert_int_ne(asprintf(&path, "%s/oracle", dir_a), -1);
+	ck_assert_int_ne(asprintf(&path, "%s/oracle", tu_dir_a), -1);
 	ref = ten_bytes(fopen(path, "w+e"));
 	ck_assert_int_eq(spool_is_rolled(fp), 1);
 	for (size_t k = 0; k < NSEEKS; k++) {
@@ -557,7 +539,7 @@ static const struct {
 #define NEDGES (sizeof(edges) / sizeof(edges[0]))
 
 /*
- * What write(2) says to n bytes at `at` on a regular file in dir_a
+ * What write(2) says to n bytes at `at` on a regular file in tu_dir_a
  * (pwrite, so that no seek is needed: some file systems cannot seek
  * there). A write whose end would pass OFF_MAX is refused whole, with
  * EINVAL, by the VFS on every file system; the oracle shows it here.
@@ -567,7 +549,7 @@ static int file_write_errno(off_t at, size_t n)
 	char *path;
 	int fd, err;
 
-	ck_assert_int_ne(asprintf(&path, "%s/oracle", dir_a), -1);
+	ck_assert_int_ne(asprintf(&path, "%s/oracle", tu_dir_a), -1);
 	fd = open(path, O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC, 0600);
 	ck_assert_int_ge(fd, 0);
 	errno = 0;
@@ -612,7 +594,7 @@ START_TEST(test_security_write_at_off_max_refused)
 	clearerr(fp);
 	assert_contents(fp, "0123456789", 10);
 	ck_assert_int_eq(fclose(fp), 0);
-	ck_assert_int_eq(tu_count_entries(dir_a), 0);
+	ck_assert_int_eq(tu_count_entries(tu_dir_a), 0);
 }
 END_TEST
 
@@ -661,7 +643,7 @@ START_TEST(test_security_write_across_off_max_no_wrap)
 	}
 	assert_contents(fp, "0123456789", 10);
 	ck_assert_int_eq(fclose(fp), 0);
-	ck_assert_int_eq(tu_count_entries(dir_a), 0);
+	ck_assert_int_eq(tu_count_entries(tu_dir_a), 0);
 }
 END_TEST
 
@@ -720,7 +702,7 @@ START_TEST(test_security_write_at_fs_max_like_a_file)
 	struct outcome a, b;
 	off_t max;
 
-	ck_assert_int_ne(asprintf(&path, "%s/oracle", dir_a), -1);
+	ck_assert_int_ne(asprintf(&path, "%s/oracle", tu_dir_a), -1);
 	ref = ten_bytes(fopen(path, "w+e"));
 	max = fs_max_offset(fileno(ref));
 	ck_assert_int_gt(max, 10);
@@ -766,7 +748,7 @@ START_TEST(test_security_truncate_extremes)
 	int fd, rc, ref_rc, err, ref_err;
 	char *path;
 
-	ck_assert_int_ne(asprintf(&path, "%s/oracle", dir_a), -1);
+	ck_assert_int_ne(asprintf(&path, "%s/oracle", tu_dir_a), -1);
 	fd = open(path, O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC, 0600);
 	ck_assert_int_ge(fd, 0);
 	ck_assert_int_eq(fseeko(fp, 3, SEEK_SET), 0);
@@ -814,7 +796,7 @@ START_TEST(test_security_limit_one)
 	struct spool_options o = {.threshold = thresholds[_i], .limit = 1};
 	off_t far;
 
-	o.dir = dir_a;
+	o.dir = tu_dir_a;
 	fp = spool_fopen_opts(&o, "w+");
 	ck_assert_ptr_nonnull(fp);
 	ck_assert_uint_eq(fwrite("ab", 1, 2, fp), 2);
@@ -879,7 +861,7 @@ START_TEST(test_security_huge_data_len_refused)
 	struct spool_options o = {.data = &one};
 	int fds = fd_count();
 
-	ck_assert_int_eq(setenv("TMPDIR", dir_a, 1), 0);
+	ck_assert_int_eq(setenv("TMPDIR", tu_dir_a, 1), 0);
 	o.threshold = thresholds[_i % 3];
 	o.limit = limits[_i / 3];
 	for (size_t l = 0; l < sizeof(lens) / sizeof(lens[0]); l++) {
@@ -892,7 +874,7 @@ START_TEST(test_security_huge_data_len_refused)
 		}
 	}
 	ck_assert_int_eq(fd_count(), fds);
-	ck_assert_int_eq(tu_count_entries(dir_a), 0);
+	ck_assert_int_eq(tu_count_entries(tu_dir_a), 0);
 }
 END_TEST
 
@@ -900,7 +882,7 @@ static TCase *tcase(Suite *s, const char *name)
 {
 	TCase *tc = tcase_create(name);
 
-	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_checked_fixture(tc, tu_dirs_setup, tu_dirs_teardown);
 	tcase_set_timeout(tc, 30);
 	suite_add_tcase(s, tc);
 	return tc;

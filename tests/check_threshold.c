@@ -1,8 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * check_threshold.c - the threshold rule, memory use, the limit, and the
- * control functions (spool_truncate, spool_size, spool_fileno,
- * spool_rollover, spool_is_rolled).
+ * check_threshold.c - the threshold rule, memory use, the limit and
+ * initial data. The control functions have tests/check_control.c.
  *
  * The rule under test (issue 2): contents stay in memory while their size
  * is at most `threshold`; the write that would make them larger moves
@@ -44,48 +43,6 @@ static unsigned char *pattern(size_t n)
 	return p;
 }
 
-static FILE *open_opts(size_t threshold, off_t limit, const char *mode,
-		       const void *data, size_t len)
-{
-	struct spool_options o = {
-	    .threshold = threshold,
-	    .limit = limit,
-	    .data = data,
-	    .data_len = len,
-	};
-	FILE *fp = spool_fopen_opts(&o, mode);
-
-	ck_assert_ptr_nonnull(fp);
-	return fp;
-}
-
-/* The whole contents read through the stream equal want[0..n). */
-static void expect_contents(FILE *fp, const void *want, size_t n)
-{
-	size_t len;
-	unsigned char *got = tu_slurp(fp, &len);
-
-	ck_assert_uint_eq(len, n);
-	ck_assert_msg(memcmp(got, want, n) == 0, "contents differ");
-	free(got);
-}
-
-/* The same through the descriptor (any mode); the spool rolls over. */
-static void expect_fd_contents(FILE *fp, const void *want, size_t n)
-{
-	int fd = spool_fileno(fp);
-	unsigned char *got = malloc(n + 1);
-	struct stat st;
-
-	ck_assert_int_ge(fd, 0);
-	ck_assert_ptr_nonnull(got);
-	ck_assert_int_eq(fstat(fd, &st), 0);
-	ck_assert_int_eq(st.st_size, (off_t)n);
-	ck_assert_int_eq(pread(fd, got, n, 0), (ssize_t)n);
-	ck_assert_msg(memcmp(got, want, n) == 0, "file contents differ");
-	free(got);
-}
-
 /* ---- the boundary: threshold-1, threshold, threshold+1 ---- */
 
 struct boundary {
@@ -108,7 +65,7 @@ static void expect_boundary(FILE *fp, const struct boundary *b,
 	/* 0 bytes stored: no file even for threshold 0 */
 	ck_assert_int_eq(spool_is_rolled(fp), b->size > b->threshold);
 	ck_assert_int_eq(spool_size(fp), (off_t)b->size);
-	expect_contents(fp, data, b->size);
+	tu_expect_contents(fp, data, b->size);
 	ck_assert_int_eq(spool_is_rolled(fp), b->size > b->threshold);
 	ck_assert_int_eq(fclose(fp), 0);
 }
@@ -211,8 +168,8 @@ START_TEST(test_threshold_rollover_mid_write)
 	ck_assert_int_eq(spool_is_rolled(fp), 0);
 	ck_assert_uint_eq(fwrite(data + 60, 1, 240, fp), 240);
 	ck_assert_int_eq(spool_is_rolled(fp), 1);
-	expect_contents(fp, data, 300);
-	expect_fd_contents(fp, data, 300);
+	tu_expect_contents(fp, data, 300);
+	tu_expect_fd_contents(fp, data, 300);
 	ck_assert_int_eq(fclose(fp), 0);
 	free(data);
 }
@@ -247,7 +204,7 @@ START_TEST(test_threshold_memory_bounded_stepwise)
 			      tu_heap_used() - base, done + chunk);
 	}
 	ck_assert_int_eq(spool_is_rolled(fp), 1);
-	expect_fd_contents(fp, data, 10 * MiB);
+	tu_expect_fd_contents(fp, data, 10 * MiB);
 	ck_assert_int_eq(fclose(fp), 0);
 	free(data);
 }
@@ -351,7 +308,7 @@ START_TEST(test_threshold_memory_bounded_one_call)
 		      "that keeps nothing",
 		      peak, stdio_cost);
 	ck_assert_int_eq(spool_is_rolled(fp), 1);
-	expect_fd_contents(fp, data, n);
+	tu_expect_fd_contents(fp, data, n);
 	ck_assert_int_eq(fclose(fp), 0);
 	free(data);
 }
@@ -382,7 +339,7 @@ START_TEST(test_threshold_memory_released_on_rollover)
 	after = tu_heap_used();
 	ck_assert_msg(after + MiB <= full, "%zu bytes still in use",
 		      after - base);
-	expect_contents(fp, data, MiB + 1);
+	tu_expect_contents(fp, data, MiB + 1);
 	ck_assert_int_eq(fclose(fp), 0);
 	free(data);
 }
@@ -445,325 +402,6 @@ START_TEST(test_threshold_memory_in_memory_overhead)
 }
 END_TEST
 
-/* ---- spool_truncate ---- */
-
-/* The loop index picks memory (SIZE_MAX) or disk (0). */
-static size_t mem_or_disk(int i)
-{
-	return i == 0 ? SIZE_MAX : 0;
-}
-
-START_TEST(test_threshold_truncate_shrink_extend)
-{
-	FILE *fp = spool_fopen(mem_or_disk(_i), "w+");
-
-	ck_assert_ptr_nonnull(fp);
-	ck_assert_int_ge(fputs("abcdefghij", fp), 0); /* still buffered */
-	ck_assert_int_eq(spool_truncate(fp, 4), 0);
-	ck_assert_int_eq(ftello(fp), 10); /* the position is unchanged */
-	ck_assert_int_eq(spool_size(fp), 4);
-	ck_assert_int_eq(getc(fp), EOF);
-	expect_contents(fp, "abcd", 4);
-	ck_assert_int_eq(fseeko(fp, 2, SEEK_SET), 0);
-	ck_assert_int_eq(getc(fp), 'c'); /* with read-ahead buffered */
-	ck_assert_int_eq(spool_truncate(fp, 9), 0);
-	ck_assert_int_eq(ftello(fp), 3);
-	ck_assert_int_eq(spool_size(fp), 9);
-	ck_assert_int_eq(getc(fp), 'd');
-	ck_assert_int_eq(getc(fp), 0); /* zero-extended */
-	expect_contents(fp, "abcd\0\0\0\0\0", 9);
-	ck_assert_int_eq(spool_truncate(fp, 0), 0);
-	ck_assert_int_eq(spool_size(fp), 0);
-	ck_assert_int_eq(ftello(fp), 9);
-	ck_assert_int_eq(spool_is_rolled(fp), _i == 1);
-	ck_assert_int_eq(fclose(fp), 0);
-}
-END_TEST
-
-/* D-P17: a length past the threshold rolls over; up to it does not. */
-START_TEST(test_threshold_truncate_rolls_past_threshold)
-{
-	FILE *fp = spool_fopen(10, "w+");
-	struct stat st;
-
-	ck_assert_ptr_nonnull(fp);
-	ck_assert_int_ge(fputs("abcdefg\n", fp), 0);
-	ck_assert_int_eq(fseeko(fp, 0, SEEK_SET), 0);
-	ck_assert_int_eq(spool_truncate(fp, 0), 0);
-	ck_assert_int_eq(spool_is_rolled(fp), 0);
-	expect_contents(fp, "", 0);
-	rewind(fp);
-	ck_assert_int_ge(fputs("abcdefg\n", fp), 0);
-	ck_assert_int_eq(spool_truncate(fp, 4), 0);
-	ck_assert_int_eq(spool_is_rolled(fp), 0);
-	expect_contents(fp, "abcd", 4);
-	ck_assert_int_eq(spool_truncate(fp, 10), 0);
-	ck_assert_int_eq(spool_is_rolled(fp), 0); /* exactly the threshold */
-	ck_assert_int_eq(spool_truncate(fp, 20), 0);
-	ck_assert_int_eq(spool_is_rolled(fp), 1);
-	ck_assert_int_eq(fstat(spool_fileno(fp), &st), 0);
-	ck_assert_int_eq(st.st_size, 20);
-	expect_contents(fp, "abcd\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0", 20);
-	ck_assert_int_eq(fclose(fp), 0);
-}
-END_TEST
-
-START_TEST(test_threshold_truncate_errors)
-{
-	FILE *fp = open_opts(mem_or_disk(_i), 10, "w+", NULL, 0);
-
-	ck_assert_int_ge(fputs("abcdef", fp), 0);
-	errno = 0;
-	ck_assert_int_eq(spool_truncate(fp, -1), -1);
-	ck_assert_int_eq(errno, EINVAL);
-	errno = 0;
-	ck_assert_int_eq(spool_truncate(fp, 11), -1); /* past the limit */
-	ck_assert_int_eq(errno, EFBIG);
-	ck_assert_int_eq(ferror(fp), 0);
-	expect_contents(fp, "abcdef", 6); /* nothing changed */
-	ck_assert_int_eq(spool_truncate(fp, 10), 0);
-	ck_assert_int_eq(spool_size(fp), 10);
-	ck_assert_int_eq(fclose(fp), 0);
-
-	fp = open_opts(mem_or_disk(_i), 0, "r", "abcdef", 6);
-	errno = 0;
-	ck_assert_int_eq(spool_truncate(fp, 2), -1); /* read-only */
-	ck_assert_int_eq(errno, EBADF);
-	expect_contents(fp, "abcdef", 6);
-	ck_assert_int_eq(fclose(fp), 0);
-}
-END_TEST
-
-/* ---- spool_size ---- */
-
-START_TEST(test_threshold_size_counts_buffered_bytes)
-{
-	FILE *fp = spool_fopen(mem_or_disk(_i), "w+");
-	char c;
-
-	ck_assert_ptr_nonnull(fp);
-	ck_assert_int_eq(spool_size(fp), 0);
-	ck_assert_int_ge(fputs("hello", fp), 0);
-	ck_assert_uint_eq(__fpending(fp), 5); /* not flushed yet */
-	ck_assert_int_eq(spool_size(fp), 5);
-	ck_assert_int_eq(fseeko(fp, 20, SEEK_SET), 0);
-	ck_assert_int_eq(spool_size(fp), 5); /* a seek does not grow it */
-	ck_assert_int_ge(fputs("x", fp), 0);
-	ck_assert_int_eq(spool_size(fp), 21);
-	ck_assert_int_eq(ftello(fp), 21);
-	/* a size query keeps ungetc pushback */
-	rewind(fp);
-	ck_assert_int_eq(fread(&c, 1, 1, fp), 1);
-	ck_assert_int_eq(ungetc('Z', fp), 'Z');
-	ck_assert_int_eq(spool_size(fp), 21);
-	ck_assert_int_eq(getc(fp), 'Z');
-	ck_assert_int_eq(getc(fp), 'e');
-	ck_assert_int_eq(fclose(fp), 0);
-
-	fp = open_opts(mem_or_disk(_i), 0, "a", "abc", 3);
-	ck_assert_int_ge(fputs("defg", fp), 0);
-	ck_assert_int_eq(spool_size(fp), 7);
-	ck_assert_int_eq(fclose(fp), 0);
-}
-END_TEST
-
-/* ---- spool_fileno ---- */
-
-START_TEST(test_threshold_fileno)
-{
-	FILE *fp = spool_fopen(mem_or_disk(_i), "w+");
-	char buf[32];
-	int fd, flags;
-
-	ck_assert_ptr_nonnull(fp);
-	ck_assert_int_ge(fputs("hello world", fp), 0); /* buffered */
-	ck_assert_int_eq(spool_is_rolled(fp), 0);
-	fd = spool_fileno(fp);
-	ck_assert_int_ge(fd, 0);
-	ck_assert_int_eq(spool_is_rolled(fp), 1);
-	ck_assert_uint_eq(__fpending(fp), 0); /* it flushed */
-	ck_assert_int_eq(pread(fd, buf, sizeof(buf), 0), 11);
-	ck_assert_int_eq(memcmp(buf, "hello world", 11), 0);
-	ck_assert_int_eq(lseek(fd, 0, SEEK_CUR), ftello(fp));
-	flags = fcntl(fd, F_GETFD);
-	ck_assert_int_ne(flags, -1);
-	ck_assert_int_ne(flags & FD_CLOEXEC, 0);
-	ck_assert_int_eq(spool_fileno(fp), fd); /* the same, owned */
-	ck_assert_int_ge(fputs("!", fp), 0);
-	ck_assert_int_eq(fflush(fp), 0);
-	ck_assert_int_eq(pread(fd, buf, sizeof(buf), 0), 12);
-	ck_assert_int_eq(memcmp(buf, "hello world!", 12), 0);
-	/* fclose closes it; nothing may open a descriptor in between */
-	ck_assert_int_eq(fclose(fp), 0);
-	errno = 0;
-	ck_assert_int_eq(fcntl(fd, F_GETFD), -1);
-	ck_assert_int_eq(errno, EBADF);
-}
-END_TEST
-
-START_TEST(test_threshold_fileno_read_only)
-{
-	FILE *fp = open_opts(mem_or_disk(_i), 0, "r", "read me", 7);
-	char buf[8];
-
-	ck_assert_int_eq(getc(fp), 'r');
-	expect_fd_contents(fp, "read me", 7);
-	ck_assert_int_eq(fread(buf, 1, 6, fp), 6); /* reading goes on */
-	ck_assert_int_eq(memcmp(buf, "ead me", 6), 0);
-	ck_assert_int_eq(fclose(fp), 0);
-}
-END_TEST
-
-/* ---- spool_rollover keeps position, flags and pushback ---- */
-
-static FILE *letters_spool(void)
-{
-	FILE *fp = spool_fopen(SIZE_MAX, "w+");
-
-	ck_assert_ptr_nonnull(fp);
-	ck_assert_uint_eq(fwrite(letters, 1, 26, fp), 26);
-	ck_assert_int_eq(fflush(fp), 0);
-	return fp;
-}
-
-static void roll(FILE *fp)
-{
-	ck_assert_int_eq(spool_is_rolled(fp), 0);
-	ck_assert_int_eq(spool_rollover(fp), 0);
-	ck_assert_int_eq(spool_is_rolled(fp), 1);
-}
-
-START_TEST(test_threshold_rollover_keeps_position)
-{
-	FILE *fp = letters_spool();
-
-	ck_assert_int_eq(fseeko(fp, 5, SEEK_SET), 0);
-	ck_assert_int_eq(getc(fp), 'f'); /* read-ahead now buffered */
-	roll(fp);
-	ck_assert_int_eq(ftello(fp), 6);
-	ck_assert_int_eq(getc(fp), 'g');
-	ck_assert_int_eq(fseeko(fp, 0, SEEK_CUR), 0);
-	ck_assert_int_eq(getc(fp), 'h');
-	ck_assert_int_eq(fclose(fp), 0);
-
-	fp = letters_spool();
-	ck_assert_int_eq(fseeko(fp, 3, SEEK_SET), 0);
-	ck_assert_int_ge(fputs("XY", fp), 0); /* pending output */
-	roll(fp);
-	ck_assert_uint_eq(__fpending(fp), 0); /* flushed first */
-	ck_assert_int_eq(ftello(fp), 5);
-	ck_assert_int_eq(getc(fp), 'f');
-	expect_contents(fp, "abcXYfghijklmnopqrstuvwxyz", 26);
-	ck_assert_int_eq(fclose(fp), 0);
-}
-END_TEST
-
-START_TEST(test_threshold_rollover_keeps_flags)
-{
-	FILE *fp = letters_spool();
-
-	ck_assert_int_eq(getc(fp), EOF); /* at 26 after the write */
-	ck_assert_int_ne(feof(fp), 0);
-	roll(fp);
-	ck_assert_int_ne(feof(fp), 0);
-	ck_assert_int_eq(ferror(fp), 0);
-	ck_assert_int_eq(getc(fp), EOF);
-	ck_assert_int_eq(ftello(fp), 26);
-	ck_assert_int_eq(fclose(fp), 0);
-
-	fp = spool_fopen(SIZE_MAX, "w");
-	ck_assert_ptr_nonnull(fp);
-	ck_assert_int_ge(fputs("abc", fp), 0);
-	ck_assert_int_eq(getc(fp), EOF); /* write-only: error flag */
-	ck_assert_int_ne(ferror(fp), 0);
-	roll(fp);
-	ck_assert_int_ne(ferror(fp), 0);
-	ck_assert_int_eq(feof(fp), 0);
-	clearerr(fp);
-	expect_fd_contents(fp, "abc", 3);
-	ck_assert_int_eq(fclose(fp), 0);
-}
-END_TEST
-
-START_TEST(test_threshold_rollover_keeps_pushback)
-{
-	FILE *fp = letters_spool();
-
-	rewind(fp);
-	ck_assert_int_eq(getc(fp), 'a');
-	ck_assert_int_eq(ungetc('X', fp), 'X');
-	ck_assert_int_eq(ungetc('Y', fp), 'Y');
-	roll(fp);
-	ck_assert_int_eq(getc(fp), 'Y');
-	ck_assert_int_eq(getc(fp), 'X');
-	ck_assert_int_eq(getc(fp), 'b');
-	ck_assert_int_eq(fclose(fp), 0);
-
-	fp = letters_spool();
-	ck_assert_int_eq(fseeko(fp, 10, SEEK_SET), 0);
-	ck_assert_int_eq(getc(fp), 'k');
-	ck_assert_int_eq(ungetc('k', fp), 'k'); /* a backup */
-	roll(fp);
-	ck_assert_int_eq(ftello(fp), 10);
-	ck_assert_int_eq(getc(fp), 'k');
-	ck_assert_int_eq(getc(fp), 'l');
-	ck_assert_int_eq(fclose(fp), 0);
-
-	fp = letters_spool(); /* pushback that clears EOF */
-	ck_assert_int_eq(getc(fp), EOF);
-	ck_assert_int_eq(ungetc('!', fp), '!');
-	roll(fp);
-	ck_assert_int_eq(feof(fp), 0);
-	ck_assert_int_eq(getc(fp), '!');
-	ck_assert_int_eq(getc(fp), EOF);
-	ck_assert_int_eq(fclose(fp), 0);
-}
-END_TEST
-
-START_TEST(test_threshold_rollover_when_rolled_is_noop)
-{
-	FILE *fp = spool_fopen(0, "w+");
-	int fd;
-
-	ck_assert_ptr_nonnull(fp);
-	ck_assert_int_ge(fputs("abc", fp), 0);
-	ck_assert_int_eq(fflush(fp), 0);
-	ck_assert_int_eq(spool_is_rolled(fp), 1);
-	fd = spool_fileno(fp);
-	ck_assert_int_ge(fd, 0);
-	ck_assert_int_eq(fseeko(fp, 1, SEEK_SET), 0);
-	ck_assert_int_eq(spool_rollover(fp), 0);
-	ck_assert_int_eq(spool_rollover(fp), 0);
-	ck_assert_int_eq(spool_fileno(fp), fd); /* the same file */
-	ck_assert_int_eq(ftello(fp), 1);
-	ck_assert_int_eq(getc(fp), 'b');
-	expect_contents(fp, "abc", 3);
-	ck_assert_int_eq(fclose(fp), 0);
-}
-END_TEST
-
-START_TEST(test_threshold_never_back_to_memory)
-{
-	FILE *fp = spool_fopen(10, "w+");
-	int fd;
-
-	ck_assert_ptr_nonnull(fp);
-	ck_assert_uint_eq(fwrite(letters, 1, 20, fp), 20);
-	ck_assert_int_eq(fflush(fp), 0);
-	ck_assert_int_eq(spool_is_rolled(fp), 1);
-	fd = spool_fileno(fp);
-	ck_assert_int_eq(spool_truncate(fp, 0), 0);
-	ck_assert_int_eq(spool_is_rolled(fp), 1);
-	rewind(fp);
-	ck_assert_int_ge(fputs("x", fp), 0);
-	ck_assert_int_eq(fflush(fp), 0);
-	ck_assert_int_eq(spool_is_rolled(fp), 1);
-	ck_assert_int_eq(spool_fileno(fp), fd);
-	expect_contents(fp, "x", 1);
-	ck_assert_int_eq(fclose(fp), 0);
-}
-END_TEST
-
 /* ---- limit: a hard cap on the size ---- */
 
 /* The loop index picks memory, disk, or a rollover before the limit. */
@@ -774,7 +412,7 @@ static size_t limit_threshold(int i)
 
 START_TEST(test_threshold_limit_unbuffered)
 {
-	FILE *fp = open_opts(limit_threshold(_i), 10, "w+", NULL, 0);
+	FILE *fp = tu_open_opts(limit_threshold(_i), 10, "w+", NULL, 0);
 
 	ck_assert_int_eq(setvbuf(fp, NULL, _IONBF, 0), 0);
 	ck_assert_uint_eq(fwrite(letters, 1, 8, fp), 8);
@@ -790,18 +428,18 @@ START_TEST(test_threshold_limit_unbuffered)
 	clearerr(fp);
 	ck_assert_int_eq(spool_size(fp), 10);
 	ck_assert_int_eq(spool_is_rolled(fp), _i != 0);
-	expect_contents(fp, letters, 10);
+	tu_expect_contents(fp, letters, 10);
 	/* overwriting inside the limit still works */
 	ck_assert_int_eq(fseeko(fp, 0, SEEK_SET), 0);
 	ck_assert_int_eq(fputc('A', fp), 'A');
-	expect_contents(fp, "Abcdefghij", 10);
+	tu_expect_contents(fp, "Abcdefghij", 10);
 	ck_assert_int_eq(fclose(fp), 0);
 }
 END_TEST
 
 START_TEST(test_threshold_limit_buffered)
 {
-	FILE *fp = open_opts(limit_threshold(_i), 10, "w+", NULL, 0);
+	FILE *fp = tu_open_opts(limit_threshold(_i), 10, "w+", NULL, 0);
 
 	ck_assert_uint_eq(fwrite(letters, 1, 8, fp), 8);
 	ck_assert_int_eq(fflush(fp), 0); /* acknowledged: must stay */
@@ -812,7 +450,7 @@ START_TEST(test_threshold_limit_buffered)
 	ck_assert_int_ne(ferror(fp), 0);
 	clearerr(fp);
 	ck_assert_int_eq(spool_size(fp), 10);
-	expect_contents(fp, letters, 10);
+	tu_expect_contents(fp, letters, 10);
 	/* a seek past the limit and a write: refused, size unchanged */
 	ck_assert_int_eq(fseeko(fp, 20, SEEK_SET), 0);
 	ck_assert_int_eq(fputc('x', fp), 'x');
@@ -828,7 +466,7 @@ END_TEST
 
 START_TEST(test_threshold_limit_exact_and_append)
 {
-	FILE *fp = open_opts(limit_threshold(_i), 10, "w", NULL, 0);
+	FILE *fp = tu_open_opts(limit_threshold(_i), 10, "w", NULL, 0);
 
 	ck_assert_uint_eq(fwrite(letters, 1, 10, fp), 10);
 	ck_assert_int_eq(fflush(fp), 0); /* exactly the limit is fine */
@@ -836,14 +474,14 @@ START_TEST(test_threshold_limit_exact_and_append)
 	ck_assert_int_eq(spool_size(fp), 10);
 	ck_assert_int_eq(fclose(fp), 0);
 
-	fp = open_opts(limit_threshold(_i), 8, "a+", "abcdef", 6);
+	fp = tu_open_opts(limit_threshold(_i), 8, "a+", "abcdef", 6);
 	ck_assert_int_eq(fseeko(fp, 0, SEEK_SET), 0);
 	ck_assert_int_ge(fputs("XYZ", fp), 0); /* append: lands at 6 */
 	errno = 0;
 	ck_assert_int_eq(fflush(fp), EOF);
 	ck_assert_int_eq(errno, EFBIG);
 	clearerr(fp);
-	expect_contents(fp, "abcdefXY", 8);
+	tu_expect_contents(fp, "abcdefXY", 8);
 	ck_assert_int_eq(fclose(fp), 0);
 }
 END_TEST
@@ -864,7 +502,7 @@ START_TEST(test_threshold_limit_initial_data)
 	o.data_len = 5;
 	fp = spool_fopen_opts(&o, "r+");
 	ck_assert_ptr_nonnull(fp);
-	expect_contents(fp, "abcde", 5);
+	tu_expect_contents(fp, "abcde", 5);
 	ck_assert_int_eq(fclose(fp), 0);
 }
 END_TEST
@@ -877,17 +515,17 @@ START_TEST(test_threshold_initial_data_placement)
 	const char *m = modes[_i];
 	FILE *fp;
 
-	fp = open_opts(4, 0, m, "abcd", 4); /* exactly the threshold */
+	fp = tu_open_opts(4, 0, m, "abcd", 4); /* exactly the threshold */
 	ck_assert_int_eq(spool_is_rolled(fp), 0);
-	expect_fd_contents(fp, "abcd", 4);
+	tu_expect_fd_contents(fp, "abcd", 4);
 	ck_assert_int_eq(fclose(fp), 0);
 
-	fp = open_opts(4, 0, m, "abcde", 5); /* straight to disk */
+	fp = tu_open_opts(4, 0, m, "abcde", 5); /* straight to disk */
 	ck_assert_int_eq(spool_is_rolled(fp), 1);
-	expect_fd_contents(fp, "abcde", 5);
+	tu_expect_fd_contents(fp, "abcde", 5);
 	ck_assert_int_eq(fclose(fp), 0);
 
-	fp = open_opts(0, 0, m, NULL, 0); /* empty: no file */
+	fp = tu_open_opts(0, 0, m, NULL, 0); /* empty: no file */
 	ck_assert_int_eq(spool_is_rolled(fp), 0);
 	ck_assert_int_eq(fclose(fp), 0);
 }
@@ -907,21 +545,12 @@ START_TEST(test_threshold_initial_data_refused_for_w)
 }
 END_TEST
 
-static TCase *tcase(Suite *s, const char *name)
-{
-	TCase *tc = tcase_create(name);
-
-	tcase_set_timeout(tc, 120);
-	suite_add_tcase(s, tc);
-	return tc;
-}
-
 int main(void)
 {
 	Suite *s = suite_create("threshold");
 	TCase *tc;
 
-	tc = tcase(s, "boundary");
+	tc = tu_tcase(s, "boundary");
 	tcase_add_loop_test(tc, test_threshold_boundary_fwrite_fflush, 0,
 			    N_BOUNDARIES);
 	tcase_add_loop_test(tc, test_threshold_boundary_unbuffered_bytes, 0,
@@ -930,34 +559,20 @@ int main(void)
 			    N_BOUNDARIES);
 	tcase_add_test(tc, test_threshold_rollover_mid_write);
 
-	tc = tcase(s, "memory");
+	tc = tu_tcase(s, "memory");
 	tcase_add_test(tc, test_threshold_memory_bounded_stepwise);
 	tcase_add_loop_test(tc, test_threshold_memory_bounded_one_call,
 			    ONE_FWRITE, ONE_FPRINTF + 1);
 	tcase_add_test(tc, test_threshold_memory_released_on_rollover);
 	tcase_add_loop_test(tc, test_threshold_memory_in_memory_overhead, 0, 2);
 
-	tc = tcase(s, "control");
-	tcase_add_loop_test(tc, test_threshold_truncate_shrink_extend, 0, 2);
-	tcase_add_test(tc, test_threshold_truncate_rolls_past_threshold);
-	tcase_add_loop_test(tc, test_threshold_truncate_errors, 0, 2);
-	tcase_add_loop_test(tc, test_threshold_size_counts_buffered_bytes, 0,
-			    2);
-	tcase_add_loop_test(tc, test_threshold_fileno, 0, 2);
-	tcase_add_loop_test(tc, test_threshold_fileno_read_only, 0, 2);
-	tcase_add_test(tc, test_threshold_rollover_keeps_position);
-	tcase_add_test(tc, test_threshold_rollover_keeps_flags);
-	tcase_add_test(tc, test_threshold_rollover_keeps_pushback);
-	tcase_add_test(tc, test_threshold_rollover_when_rolled_is_noop);
-	tcase_add_test(tc, test_threshold_never_back_to_memory);
-
-	tc = tcase(s, "limit");
+	tc = tu_tcase(s, "limit");
 	tcase_add_loop_test(tc, test_threshold_limit_unbuffered, 0, 3);
 	tcase_add_loop_test(tc, test_threshold_limit_buffered, 0, 3);
 	tcase_add_loop_test(tc, test_threshold_limit_exact_and_append, 0, 3);
 	tcase_add_loop_test(tc, test_threshold_limit_initial_data, 0, 3);
 
-	tc = tcase(s, "initial_data");
+	tc = tu_tcase(s, "initial_data");
 	tcase_add_loop_test(tc, test_threshold_initial_data_placement, 0, 6);
 	tcase_add_test(tc, test_threshold_initial_data_refused_for_w);
 	return tu_run(s);

@@ -19,26 +19,6 @@
 
 #define GiB ((off_t)1 << 30)
 
-static char *dir_a, *dir_b; /* private directories, empty at teardown */
-static char *saved_tmpdir;  /* the caller's TMPDIR, restored at teardown */
-
-static void setup(void)
-{
-	saved_tmpdir = tu_save_tmpdir();
-	dir_a = tu_mkdtemp();
-	dir_b = tu_mkdtemp();
-}
-
-/* CK_FORK=no runs every test in one process: put TMPDIR and the umask
- * back so one test's environment cannot leak into the next. */
-static void teardown(void)
-{
-	tu_restore_tmpdir(saved_tmpdir);
-	umask(022);
-	tu_rmdir(dir_a);
-	tu_rmdir(dir_b);
-}
-
 /* The byte at offset i of every test stream, so any loss or shift shows. */
 static unsigned char pat(size_t i)
 {
@@ -127,16 +107,16 @@ static FILE *rolled_spool(const char *dir, const char *mode)
 
 START_TEST(test_tmpfile_no_name_in_opts_dir)
 {
-	FILE *fp = rolled_spool(dir_a, "w+");
+	FILE *fp = rolled_spool(tu_dir_a, "w+");
 
-	ck_assert_int_eq(tu_count_entries(dir_a), 0);
+	ck_assert_int_eq(tu_count_entries(tu_dir_a), 0);
 	put_pat(fp, 19, 5000);
 	ck_assert_int_eq(fflush(fp), 0);
-	ck_assert_int_eq(tu_count_entries(dir_a), 0);
-	assert_fd_in(spool_fileno(fp), dir_a);
+	ck_assert_int_eq(tu_count_entries(tu_dir_a), 0);
+	assert_fd_in(spool_fileno(fp), tu_dir_a);
 	assert_pat(fp, 5000);
 	ck_assert_int_eq(fclose(fp), 0);
-	ck_assert_int_eq(tu_count_entries(dir_a), 0);
+	ck_assert_int_eq(tu_count_entries(tu_dir_a), 0);
 }
 END_TEST
 
@@ -144,13 +124,13 @@ START_TEST(test_tmpfile_no_name_in_tmpdir)
 {
 	FILE *fp;
 
-	ck_assert_int_eq(setenv("TMPDIR", dir_a, 1), 0);
+	ck_assert_int_eq(setenv("TMPDIR", tu_dir_a, 1), 0);
 	fp = rolled_spool(NULL, "w+");
-	ck_assert_int_eq(tu_count_entries(dir_a), 0);
-	assert_fd_in(spool_fileno(fp), dir_a);
+	ck_assert_int_eq(tu_count_entries(tu_dir_a), 0);
+	assert_fd_in(spool_fileno(fp), tu_dir_a);
 	assert_pat(fp, 19);
 	ck_assert_int_eq(fclose(fp), 0);
-	ck_assert_int_eq(tu_count_entries(dir_a), 0);
+	ck_assert_int_eq(tu_count_entries(tu_dir_a), 0);
 }
 END_TEST
 
@@ -166,7 +146,7 @@ START_TEST(test_tmpfile_nothing_left_after_kill)
 	pid = fork();
 	ck_assert_int_ge(pid, 0);
 	if (pid == 0) {
-		struct spool_options o = {.threshold = 0, .dir = dir_a};
+		struct spool_options o = {.threshold = 0, .dir = tu_dir_a};
 		FILE *fp = spool_fopen_opts(&o, "w+");
 
 		if (fp == NULL || fputs("data", fp) < 0 || fflush(fp) != 0 ||
@@ -178,12 +158,12 @@ START_TEST(test_tmpfile_nothing_left_after_kill)
 	}
 	close(p[1]);
 	ck_assert_int_eq(read(p[0], &c, 1), 1);
-	ck_assert_int_eq(tu_count_entries(dir_a), 0);
+	ck_assert_int_eq(tu_count_entries(tu_dir_a), 0);
 	ck_assert_int_eq(kill(pid, SIGKILL), 0);
 	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
 	ck_assert(WIFSIGNALED(status));
 	close(p[0]);
-	ck_assert_int_eq(tu_count_entries(dir_a), 0);
+	ck_assert_int_eq(tu_count_entries(tu_dir_a), 0);
 }
 END_TEST
 
@@ -194,7 +174,7 @@ static const char *const fd_modes[] = {"w+", "w+e", "wb", "a+", "ae", "r+"};
 START_TEST(test_tmpfile_fd_private_unlinked_cloexec)
 {
 	struct spool_options o = {
-	    .threshold = 4, .dir = dir_a, .data = "xy", .data_len = 2};
+	    .threshold = 4, .dir = tu_dir_a, .data = "xy", .data_len = 2};
 	struct stat st;
 	FILE *fp;
 	int fd;
@@ -243,7 +223,7 @@ static int child_has_fd(int fd)
  * inherited descriptors, so its "not there" for the spool's is real. */
 START_TEST(test_tmpfile_fd_not_inherited_by_exec)
 {
-	FILE *fp = rolled_spool(dir_a, "w+");
+	FILE *fp = rolled_spool(tu_dir_a, "w+");
 	int fd = spool_fileno(fp), copy;
 
 	ck_assert_int_ge(fd, 0);
@@ -260,10 +240,10 @@ START_TEST(test_tmpfile_dir_opts_beats_tmpdir)
 {
 	FILE *fp;
 
-	ck_assert_int_eq(setenv("TMPDIR", dir_a, 1), 0);
-	fp = rolled_spool(dir_b, "w+");
-	assert_fd_in(spool_fileno(fp), dir_b);
-	ck_assert_int_eq(tu_count_entries(dir_a), 0);
+	ck_assert_int_eq(setenv("TMPDIR", tu_dir_a, 1), 0);
+	fp = rolled_spool(tu_dir_b, "w+");
+	assert_fd_in(spool_fileno(fp), tu_dir_b);
+	ck_assert_int_eq(tu_count_entries(tu_dir_a), 0);
 	ck_assert_int_eq(fclose(fp), 0);
 }
 END_TEST
@@ -275,22 +255,22 @@ START_TEST(test_tmpfile_tmpdir_read_at_rollover)
 {
 	FILE *fp, *fp2;
 
-	ck_assert_int_eq(setenv("TMPDIR", dir_a, 1), 0);
+	ck_assert_int_eq(setenv("TMPDIR", tu_dir_a, 1), 0);
 	fp = spool_fopen(16, "w+");
 	fp2 = spool_fopen(16, "w+");
 	ck_assert_ptr_nonnull(fp);
 	ck_assert_ptr_nonnull(fp2);
 	put_pat(fp, 0, 10);
 	ck_assert_int_eq(fflush(fp), 0);
-	ck_assert_int_eq(setenv("TMPDIR", dir_b, 1), 0);
+	ck_assert_int_eq(setenv("TMPDIR", tu_dir_b, 1), 0);
 	put_pat(fp, 10, 40);
 	ck_assert_int_eq(fflush(fp), 0);
 	ck_assert_int_eq(spool_is_rolled(fp), 1);
-	assert_fd_in(spool_fileno(fp), dir_b);
+	assert_fd_in(spool_fileno(fp), tu_dir_b);
 	assert_pat(fp, 40);
-	ck_assert_int_eq(setenv("TMPDIR", dir_a, 1), 0);
+	ck_assert_int_eq(setenv("TMPDIR", tu_dir_a, 1), 0);
 	ck_assert_int_eq(spool_rollover(fp2), 0);
-	assert_fd_in(spool_fileno(fp2), dir_a);
+	assert_fd_in(spool_fileno(fp2), tu_dir_a);
 	ck_assert_int_eq(fclose(fp), 0);
 	ck_assert_int_eq(fclose(fp2), 0);
 }
@@ -305,9 +285,9 @@ START_TEST(test_tmpfile_tmpdir_set_after_open)
 	fp = spool_fopen(16, "w+");
 	ck_assert_ptr_nonnull(fp);
 	put_pat(fp, 0, 10);
-	ck_assert_int_eq(setenv("TMPDIR", dir_a, 1), 0);
+	ck_assert_int_eq(setenv("TMPDIR", tu_dir_a, 1), 0);
 	ck_assert_int_eq(spool_rollover(fp), 0);
-	assert_fd_in(spool_fileno(fp), dir_a);
+	assert_fd_in(spool_fileno(fp), tu_dir_a);
 	assert_pat(fp, 10);
 	ck_assert_int_eq(fclose(fp), 0);
 }
@@ -325,12 +305,12 @@ static char *set_bad_tmpdir(int k)
 
 	switch (k) {
 	case BAD_MISSING:
-		ck_assert_int_ne(asprintf(&path, "%s/missing", dir_a), -1);
+		ck_assert_int_ne(asprintf(&path, "%s/missing", tu_dir_a), -1);
 		ck_assert_int_eq(setenv("TMPDIR", path, 1), 0);
 		free(path);
 		return NULL;
 	case BAD_REGULAR:
-		ck_assert_int_ne(asprintf(&path, "%s/file", dir_a), -1);
+		ck_assert_int_ne(asprintf(&path, "%s/file", tu_dir_a), -1);
 		fd = open(path, O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
 		ck_assert_int_ge(fd, 0);
 		close(fd);
@@ -340,7 +320,7 @@ static char *set_bad_tmpdir(int k)
 		ck_assert_int_eq(setenv("TMPDIR", "", 1), 0);
 		return NULL;
 	default: /* a directory that existed and was removed */
-		ck_assert_int_ne(asprintf(&path, "%s/gone", dir_a), -1);
+		ck_assert_int_ne(asprintf(&path, "%s/gone", tu_dir_a), -1);
 		ck_assert_int_eq(mkdir(path, 0700), 0);
 		ck_assert_int_eq(setenv("TMPDIR", path, 1), 0);
 		ck_assert_int_eq(rmdir(path), 0);
@@ -371,7 +351,7 @@ END_TEST
 
 /* Unusable opts->dir values and the errno the rollover must report. */
 static const struct {
-	const char *name; /* under dir_a; "" means the empty path */
+	const char *name; /* under tu_dir_a; "" means the empty path */
 	int kind;	  /* 0 missing, 1 regular file, 2 empty string */
 	int err;
 } bad_dirs[] = {
@@ -388,7 +368,8 @@ static char *make_bad_dir(int i)
 
 	if (bad_dirs[i].kind == 2)
 		return strdup("");
-	ck_assert_int_ne(asprintf(&path, "%s/%s", dir_a, bad_dirs[i].name), -1);
+	ck_assert_int_ne(asprintf(&path, "%s/%s", tu_dir_a, bad_dirs[i].name),
+			 -1);
 	if (bad_dirs[i].kind == 1) {
 		fd = open(path, O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
 		ck_assert_int_ge(fd, 0);
@@ -407,7 +388,7 @@ static void remove_bad_dir(int i, char *path)
 /*
  * A bad opts->dir does not stop the open (no file is made until one is
  * needed) but fails every rollover with the directory's own errno, with
- * no fallback: a usable TMPDIR (dir_b) stays empty and unused.
+ * no fallback: a usable TMPDIR (tu_dir_b) stays empty and unused.
  */
 START_TEST(test_tmpfile_bad_dir_rollover_fails)
 {
@@ -416,7 +397,7 @@ START_TEST(test_tmpfile_bad_dir_rollover_fails)
 	int fds = fd_count();
 	FILE *fp;
 
-	ck_assert_int_eq(setenv("TMPDIR", dir_b, 1), 0);
+	ck_assert_int_eq(setenv("TMPDIR", tu_dir_b, 1), 0);
 	fp = spool_fopen_opts(&o, "w+");
 	ck_assert_ptr_nonnull(fp);
 	ck_assert_int_eq(fd_count(), fds);
@@ -431,7 +412,7 @@ START_TEST(test_tmpfile_bad_dir_rollover_fails)
 	ck_assert_int_eq(spool_is_rolled(fp), 0);
 	ck_assert_int_eq(ferror(fp), 0);
 	ck_assert_int_eq(fd_count(), fds);
-	ck_assert_int_eq(tu_count_entries(dir_b), 0);
+	ck_assert_int_eq(tu_count_entries(tu_dir_b), 0);
 	assert_pat(fp, 10);
 	ck_assert_int_eq(fclose(fp), 0);
 	remove_bad_dir(_i, bad);
@@ -449,7 +430,7 @@ START_TEST(test_tmpfile_bad_dir_write_fails_through_stream)
 	struct spool_options o = {.threshold = 16, .dir = bad};
 	FILE *fp;
 
-	ck_assert_int_eq(setenv("TMPDIR", dir_b, 1), 0);
+	ck_assert_int_eq(setenv("TMPDIR", tu_dir_b, 1), 0);
 	fp = spool_fopen_opts(&o, "w+");
 	ck_assert_ptr_nonnull(fp);
 	put_pat(fp, 0, 10);
@@ -462,7 +443,7 @@ START_TEST(test_tmpfile_bad_dir_write_fails_through_stream)
 	ck_assert_int_eq(spool_is_rolled(fp), 0);
 	ck_assert_int_eq(spool_size(fp), 10);
 	ck_assert_int_eq(ftello(fp), 10);
-	ck_assert_int_eq(tu_count_entries(dir_b), 0);
+	ck_assert_int_eq(tu_count_entries(tu_dir_b), 0);
 	clearerr(fp);
 	assert_pat(fp, 10);
 	ck_assert_int_eq(fclose(fp), 0);
@@ -479,7 +460,7 @@ START_TEST(test_tmpfile_bad_dir_retry_after_mkdir)
 	char *path;
 	FILE *fp;
 
-	ck_assert_int_ne(asprintf(&path, "%s/later", dir_a), -1);
+	ck_assert_int_ne(asprintf(&path, "%s/later", tu_dir_a), -1);
 	o.dir = path;
 	fp = spool_fopen_opts(&o, "w+");
 	ck_assert_ptr_nonnull(fp);
@@ -513,7 +494,7 @@ START_TEST(test_tmpfile_5000_spools_hold_no_fd)
 	char line[32];
 
 	ck_assert_ptr_nonnull(fps);
-	ck_assert_int_eq(setenv("TMPDIR", dir_a, 1), 0);
+	ck_assert_int_eq(setenv("TMPDIR", tu_dir_a, 1), 0);
 	for (i = 0; i < MANY; i++) {
 		fps[i] = spool_fopen(64, "w+");
 		ck_assert_ptr_nonnull(fps[i]);
@@ -521,7 +502,7 @@ START_TEST(test_tmpfile_5000_spools_hold_no_fd)
 		ck_assert_int_eq(fflush(fps[i]), 0);
 	}
 	ck_assert_int_eq(fd_count(), fds);
-	ck_assert_int_eq(tu_count_entries(dir_a), 0);
+	ck_assert_int_eq(tu_count_entries(tu_dir_a), 0);
 	for (i = 0; i < MANY; i++) {
 		ck_assert_int_eq(spool_is_rolled(fps[i]), 0);
 		rewind(fps[i]);
@@ -542,7 +523,7 @@ END_TEST
  */
 START_TEST(test_tmpfile_sparse_5gib_on_disk)
 {
-	struct spool_options o = {.threshold = 4096, .dir = dir_a};
+	struct spool_options o = {.threshold = 4096, .dir = tu_dir_a};
 	const off_t at = 5 * GiB;
 	unsigned char got[8];
 	struct stat st;
@@ -581,7 +562,7 @@ START_TEST(test_tmpfile_seek_5gib_in_memory)
 	char c;
 
 	ck_assert_ptr_nonnull(fp);
-	ck_assert_int_eq(setenv("TMPDIR", dir_a, 1), 0);
+	ck_assert_int_eq(setenv("TMPDIR", tu_dir_a, 1), 0);
 	before = mallinfo2().uordblks;
 	ck_assert_int_eq(fseeko(fp, at, SEEK_SET), 0);
 	ck_assert_int_eq(ftello(fp), at);
@@ -593,7 +574,7 @@ START_TEST(test_tmpfile_seek_5gib_in_memory)
 	ck_assert_uint_lt(mallinfo2().uordblks - before, 64 * 1024);
 	ck_assert_int_eq(spool_is_rolled(fp), 0);
 	ck_assert_int_eq(spool_size(fp), 0);
-	ck_assert_int_eq(tu_count_entries(dir_a), 0);
+	ck_assert_int_eq(tu_count_entries(tu_dir_a), 0);
 	ck_assert_int_eq(fclose(fp), 0);
 }
 END_TEST
@@ -602,7 +583,7 @@ static TCase *tcase(const char *name)
 {
 	TCase *tc = tcase_create(name);
 
-	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_checked_fixture(tc, tu_dirs_setup, tu_dirs_teardown);
 	tcase_set_timeout(tc, 30);
 	return tc;
 }

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/statvfs.h>
 #include <sys/wait.h>
@@ -162,6 +163,85 @@ static inline unsigned char *tu_slurp(FILE *fp, size_t *len)
 	ck_assert(!ferror(fp));
 	*len = n;
 	return buf;
+}
+
+/* spool_fopen_opts() with these options; it must succeed. */
+static inline FILE *tu_open_opts(size_t threshold, off_t limit,
+				 const char *mode, const void *data, size_t len)
+{
+	struct spool_options o = {
+	    .threshold = threshold,
+	    .limit = limit,
+	    .data = data,
+	    .data_len = len,
+	};
+	FILE *fp = spool_fopen_opts(&o, mode);
+
+	ck_assert_ptr_nonnull(fp);
+	return fp;
+}
+
+/* The whole contents read through the stream equal want[0..n). */
+static inline void tu_expect_contents(FILE *fp, const void *want, size_t n)
+{
+	size_t len;
+	unsigned char *got = tu_slurp(fp, &len);
+
+	ck_assert_uint_eq(len, n);
+	ck_assert_msg(memcmp(got, want, n) == 0, "contents differ");
+	free(got);
+}
+
+/* The same through the descriptor (any mode); the spool rolls over. */
+static inline void tu_expect_fd_contents(FILE *fp, const void *want, size_t n)
+{
+	int fd = spool_fileno(fp);
+	unsigned char *got = malloc(n + 1);
+	struct stat st;
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_ptr_nonnull(got);
+	ck_assert_int_eq(fstat(fd, &st), 0);
+	ck_assert_int_eq(st.st_size, (off_t)n);
+	ck_assert_int_eq(pread(fd, got, n, 0), (ssize_t)n);
+	ck_assert_msg(memcmp(got, want, n) == 0, "file contents differ");
+	free(got);
+}
+
+/* A test case of suite s, with time for the slow tests. */
+static inline TCase *tu_tcase(Suite *s, const char *name)
+{
+	TCase *tc = tcase_create(name);
+
+	tcase_set_timeout(tc, 120);
+	suite_add_tcase(s, tc);
+	return tc;
+}
+
+/* ---- the fixture of tests that change TMPDIR or the umask ---- */
+
+/* Two private directories, empty again at teardown. */
+static char *tu_dir_a, *tu_dir_b;
+static char *tu_saved_tmpdir; /* the caller's TMPDIR */
+static mode_t tu_saved_umask;
+
+static inline void tu_dirs_setup(void)
+{
+	tu_saved_tmpdir = tu_save_tmpdir();
+	tu_saved_umask = umask(022); /* reading it means setting it */
+	umask(tu_saved_umask);
+	tu_dir_a = tu_mkdtemp();
+	tu_dir_b = tu_mkdtemp();
+}
+
+/* CK_FORK=no runs every test in one process: put TMPDIR and the umask
+ * back so that one test's environment cannot leak into the next. */
+static inline void tu_dirs_teardown(void)
+{
+	tu_restore_tmpdir(tu_saved_tmpdir);
+	umask(tu_saved_umask);
+	tu_rmdir(tu_dir_a);
+	tu_rmdir(tu_dir_b);
 }
 
 /* ---- children: scenarios that change limits, ids or mounts ---- */
