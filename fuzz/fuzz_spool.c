@@ -60,6 +60,7 @@
 #include "config.h"
 
 #include <dirent.h>
+#include <stddef.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -77,6 +78,7 @@
 #include <unistd.h>
 #include <wchar.h>
 
+#include "engine.h" /* tests/engine.c: playing one call on a side */
 #include "spool.h"
 #include "stdio-glibc.h" /* spool__stdio_regate(): built with lib/ */
 
@@ -104,25 +106,10 @@ void __asan_on_error(void);
 #define UNDEF_READ_MAX ((size_t)1 << 20) /* a snapshot reads no more */
 #define CHILD_SECONDS 60 /* the portable run's child dies after that */
 
-enum kind {
-	K_FWRITE,
-	K_FREAD,
-	K_PUTC,
-	K_GETC,
-	K_FGETS,
-	K_UNGETC,
-	K_SEEK,
-	K_TELL,
-	K_FLUSH,
-	K_REWIND,
-	K_CLEARERR,
-	K_TRUNCATE,
-	K_ROLLOVER,
-	K_SIZE,
-	K_PRINTF,
-	K_GETLINE,
-	K_SNAPSHOT, /* K_TELL with a variant >= 8 */
-	K_SETVBUF,  /* K_CLEARERR with a variant >= 8, undefined mode */
+/* The harness's own calls, numbered past the engine's (engine.h). */
+enum {
+	OP_SNAPSHOT = OP_NKINDS, /* OP_TELL with a variant >= 8 */
+	OP_SETVBUF, /* OP_CLEARERR with a variant >= 8, undefined mode */
 };
 
 static const char *const kind_names[] = {
@@ -132,45 +119,10 @@ static const char *const kind_names[] = {
     "getline",	"snapshot",	  "setvbuf",
 };
 
-enum io_dir { IO_NONE, IO_READ, IO_WRITE };
-
 struct input {
 	const uint8_t *p;
 	size_t len;
 	size_t at;
-};
-
-/* One call; its arguments are decoded once, so every side gets the same. */
-struct op {
-	enum kind kind;
-	int variant; /* high nibble of the op byte */
-	size_t n;    /* bytes to write or read, fgets size */
-	off_t off;   /* seek offset, truncate length */
-	int whence;
-	int c;	  /* fputc and ungetc argument */
-	long arg; /* fprintf number */
-	const unsigned char *data;
-};
-
-struct res {
-	long long rc;
-	int err; /* errno when the call failed, else 0 */
-	const unsigned char *data;
-	size_t len;
-};
-
-struct side {
-	FILE *fp;
-	int is_spool;
-	int rfd;	    /* the oracle's file, opened read-only */
-	unsigned char *buf; /* what reads returned */
-	char *line;	    /* getline's buffer */
-	size_t line_cap;
-	char *vbuf;		      /* setvbuf buffer, freed after fclose */
-	char *more_vbuf[UNDEF_VBUFS]; /* undefined mode's later ones */
-	int n_more_vbuf;
-	unsigned char *out; /* the contents, got whole: K_SIZE variants */
-	const char *name;
 };
 
 /* A write not yet known to have reached the spool: limit mode. */
@@ -201,7 +153,10 @@ struct run {
 	int undefined;	/* undefined mode: nothing compared */
 	int vbuf_later; /* undefined mode: setvbuf ran after I/O */
 	char mode[8];
-	int readable, writable, append;
+	struct engine eng; /* the calls played; its writable: the mode's */
+	int readable, append;
+	char *more_vbuf[UNDEF_VBUFS]; /* undefined mode's setvbuf buffers */
+	int n_more_vbuf;
 	size_t threshold;
 	off_t limit;
 	const unsigned char *data;
@@ -289,10 +244,10 @@ static void describe(const struct op *op, char *buf, size_t sz)
 {
 	static const char *const wh[] = {"SET", "CUR", "END"};
 
-	if (op->kind == K_SEEK)
+	if (op->kind == OP_SEEK)
 		snprintf(buf, sz, "fseeko(%lld, SEEK_%s)", (long long)op->off,
 			 wh[op->whence]);
-	else if (op->kind == K_TRUNCATE)
+	else if (op->kind == OP_TRUNCATE)
 		snprintf(buf, sz, "spool_truncate(%lld)", (long long)op->off);
 	else
 		snprintf(buf, sz, "%s(n=%zu, variant=%d, c=%d)",
@@ -419,42 +374,42 @@ static void decode_op(struct run *r, struct op *op)
 	unsigned b = get8(&r->in);
 
 	memset(op, 0, sizeof(*op));
-	op->kind = (enum kind)(b & 15);
+	op->kind = (int)(b & 15);
 	op->variant = (int)(b >> 4);
 	switch (op->kind) {
-	case K_FWRITE:
-	case K_FREAD:
+	case OP_FWRITE:
+	case OP_FREAD:
 		op->n = get_len(r);
-		if (op->kind == K_FWRITE)
+		if (op->kind == OP_FWRITE)
 			op->data = get_data(r, op->n);
 		break;
-	case K_PUTC:
-	case K_UNGETC:
+	case OP_PUTC:
+	case OP_UNGETC:
 		op->c = (int)get8(&r->in);
 		break;
-	case K_FGETS:
+	case OP_FGETS:
 		op->n = 1 + get8(&r->in);
 		if (op->variant >= 12)
 			op->n += 4000;
 		break;
-	case K_SEEK:
+	case OP_SEEK:
 		decode_seek(r, op);
 		break;
-	case K_TELL:
+	case OP_TELL:
 		if (op->variant >= 8)
-			op->kind = K_SNAPSHOT;
+			op->kind = OP_SNAPSHOT;
 		break;
-	case K_TRUNCATE:
+	case OP_TRUNCATE:
 		decode_truncate(r, op);
 		break;
-	case K_CLEARERR:
+	case OP_CLEARERR:
 		if (r->undefined && op->variant >= 8) {
-			op->kind = K_SETVBUF;
+			op->kind = OP_SETVBUF;
 			if ((op->variant & 3) == 2)
 				op->n = vbuf_size(get8(&r->in));
 		}
 		break;
-	case K_PRINTF:
+	case OP_FPRINTF:
 		op->arg = (int16_t)get16(&r->in);
 		op->n = get8(&r->in);
 		op->data =
@@ -510,7 +465,7 @@ static void decode_header(struct run *r)
 	d = get8(&r->in);
 	o = get8(&r->in);
 	r->readable = r->mode[0] == 'r' || strchr(r->mode, '+') != NULL;
-	r->writable = r->mode[0] != 'r' || strchr(r->mode, '+') != NULL;
+	r->eng.writable = r->mode[0] != 'r' || strchr(r->mode, '+') != NULL;
 	r->append = r->mode[0] == 'a';
 	if (r->mode[0] != 'w') {
 		r->data_len = data_len(r, d);
@@ -546,244 +501,31 @@ static int emit(FILE *fp, char *buf, size_t sz, const struct op *op)
 	}
 }
 
-static int apply_write(struct side *sd, const struct op *op, struct res *o)
+/* The engine's OP_FPRINTF. */
+static int print_op(FILE *fp, const struct op *op)
 {
-	FILE *fp = sd->fp;
-
-	switch (op->kind) {
-	case K_FWRITE:
-		o->rc = (long long)fwrite(op->data, 1, op->n, fp);
-		return o->rc < (long long)op->n;
-	case K_PRINTF:
-		o->rc = emit(fp, NULL, 0, op);
-		return o->rc < 0;
-	default:
-		o->rc = op->variant & 1 ? putc(op->c, fp) : fputc(op->c, fp);
-		return o->rc == EOF;
-	}
+	return emit(fp, NULL, 0, op);
 }
 
-static int apply_read(struct side *sd, const struct op *op, struct res *o)
+/* The engine's own failures (out of memory, pread) end the run too. */
+static void engine_failed(const struct engine *e, const char *msg)
 {
-	FILE *fp = sd->fp;
-	ssize_t n;
-	char *p;
-
-	o->data = sd->buf;
-	switch (op->kind) {
-	case K_FREAD:
-		o->rc = (long long)fread(sd->buf, 1, op->n, fp);
-		o->len = (size_t)o->rc;
-		return ferror(fp);
-	case K_GETC:
-		o->rc = op->variant & 1 ? getc(fp) : fgetc(fp);
-		return o->rc == EOF && ferror(fp);
-	case K_FGETS:
-		/* The whole buffer counts: fgets output may hold NULs. */
-		memset(sd->buf, 0xa5, op->n);
-		p = fgets((char *)sd->buf, (int)op->n, fp);
-		o->rc = p == NULL ? 0 : p == (char *)sd->buf ? 1 : 2;
-		o->len = op->n;
-		return p == NULL && ferror(fp);
-	case K_GETLINE:
-		n = getline(&sd->line, &sd->line_cap, fp);
-		o->rc = n;
-		o->data = (const unsigned char *)sd->line;
-		o->len = n > 0 ? (size_t)n : 0;
-		return n < 0 && ferror(fp);
-	default:
-		o->rc = ungetc(op->c, fp);
-		return 0; /* C defines no errno for ungetc */
-	}
-}
-
-static int apply_position(struct side *sd, const struct op *op, struct res *o)
-{
-	FILE *fp = sd->fp;
-
-	switch (op->kind) {
-	case K_SEEK:
-		o->rc = fseeko(fp, op->off, op->whence);
-		return o->rc != 0;
-	case K_TELL:
-		o->rc = ftello(fp);
-		return o->rc < 0;
-	case K_FLUSH:
-		o->rc = fflush(fp);
-		return o->rc != 0;
-	case K_REWIND:
-		rewind(fp);
-		return 0;
-	default:
-		clearerr(fp);
-		return 0;
-	}
-}
-
-/* The oracle's spool_size: flush pending output only (a full fflush
- * would drop read-ahead and pushback, which spool_size keeps). */
-static long long real_size(FILE *fp)
-{
-	struct stat st;
-
-	if (__fpending(fp) > 0 && fflush(fp) == EOF)
-		return -1;
-	if (fstat(fileno(fp), &st) < 0)
-		return -1;
-	return (long long)st.st_size;
-}
-
-/* The oracle's spool_truncate: fflush then ftruncate. Calls that must
- * fail (negative length, a stream not open for writing) fail before
- * they touch the stream, as the spool's do. */
-static long long real_truncate(const struct run *r, FILE *fp, off_t len)
-{
-	if (len >= 0 && r->writable && fflush(fp) == EOF)
-		return -1;
-	return ftruncate(fileno(fp), len);
-}
-
-static unsigned char *pread_all(const struct run *r, int fd, off_t size);
-
-/*
- * The contents got whole: spool_getvalue() (variant 1) or a view's
- * bytes (2) on the spool, the file read back on the oracle. rc is the
- * size, as for spool_size(); the bytes are compared too.
- */
-static int apply_contents(const struct run *r, struct side *sd, int how,
-			  struct res *o)
-{
-	const void *p;
-	size_t len;
-
-	free(sd->out);
-	sd->out = NULL;
-	if (!sd->is_spool) {
-		o->rc = real_size(sd->fp);
-		if (o->rc < 0)
-			return 1;
-		sd->out = pread_all(r, sd->rfd, (off_t)o->rc);
-		len = (size_t)o->rc;
-	} else if (how == 1) {
-		sd->out = (unsigned char *)spool_getvalue(sd->fp, &len);
-		if (sd->out == NULL)
-			return (o->rc = -1), 1;
-		if (sd->out[len] != '\0')
-			fail(r, "spool_getvalue: no NUL after %zu bytes", len);
-	} else {
-		if (spool_view(sd->fp, &p, &len) != 0)
-			return (o->rc = -1), 1;
-		sd->out = malloc(len + 1);
-		if (sd->out == NULL)
-			fail(r, "harness: out of memory");
-		memcpy(sd->out, p, len);
-		if (spool_unview(sd->fp) != 0)
-			fail(r, "spool_unview: %s", strerror(errno));
-	}
-	o->rc = (long long)len;
-	o->data = sd->out;
-	o->len = len;
-	return 0;
-}
-
-static int apply_spool(const struct run *r, struct side *sd,
-		       const struct op *op, struct res *o)
-{
-	FILE *fp = sd->fp;
-
-	switch (op->kind) {
-	case K_TRUNCATE:
-		o->rc = sd->is_spool ? spool_truncate(fp, op->off)
-				     : real_truncate(r, fp, op->off);
-		return o->rc != 0;
-	case K_ROLLOVER:
-		if (!sd->is_spool)
-			o->rc = 0; /* a file is on disk already */
-		else if (op->variant & 1)
-			o->rc = spool_fileno(fp) >= 0 ? 0 : -1;
-		else
-			o->rc = spool_rollover(fp);
-		return o->rc != 0;
-	default:
-		/* Variants 1 and 2 (of 4): the contents whole. */
-		if ((op->variant & 3) == 1 || (op->variant & 3) == 2)
-			return apply_contents(r, sd, op->variant & 3, o);
-		o->rc =
-		    sd->is_spool ? (long long)spool_size(fp) : real_size(fp);
-		return o->rc < 0;
-	}
-}
-
-static void apply(const struct run *r, struct side *sd, const struct op *op,
-		  struct res *o)
-{
-	int failed;
-
-	memset(o, 0, sizeof(*o));
-	errno = 0;
-	switch (op->kind) {
-	case K_FWRITE:
-	case K_PRINTF:
-	case K_PUTC:
-		failed = apply_write(sd, op, o);
-		break;
-	case K_FREAD:
-	case K_GETC:
-	case K_FGETS:
-	case K_GETLINE:
-	case K_UNGETC:
-		failed = apply_read(sd, op, o);
-		break;
-	case K_TRUNCATE:
-	case K_ROLLOVER:
-	case K_SIZE:
-		failed = apply_spool(r, sd, op, o);
-		break;
-	default:
-		failed = apply_position(sd, op, o);
-		break;
-	}
-	o->err = failed ? errno : 0;
-}
-
-static enum io_dir io_dir_of(enum kind k)
-{
-	switch (k) {
-	case K_FWRITE:
-	case K_PRINTF:
-	case K_PUTC:
-		return IO_WRITE;
-	case K_FREAD:
-	case K_GETC:
-	case K_FGETS:
-	case K_GETLINE:
-	case K_UNGETC:
-		return IO_READ;
-	default:
-		return IO_NONE;
-	}
+	fail((const struct run *)((const char *)e - offsetof(struct run, eng)),
+	     "%s", msg);
 }
 
 static off_t model_pending_end(const struct model *m);
 
 /* ---- differential checks ---- */
 
-/* ftruncate on a descriptor not open for writing fails with "EBADF or
- * EINVAL" (POSIX; Linux says EINVAL), the spool says EBADF: both right. */
-static int same_errno(const struct run *r, const struct op *op, int a, int b)
-{
-	return a == b || (op->kind == K_TRUNCATE && !r->writable &&
-			  op->off >= 0 && a == EBADF && b == EINVAL);
-}
-
 static void compare_res(const struct run *r, const struct op *op,
-			const struct res *a, const struct res *b)
+			const struct outcome *a, const struct outcome *b)
 {
 	size_t i;
 
 	if (a->rc != b->rc)
 		fail(r, "spool returned %lld, file %lld", a->rc, b->rc);
-	if (!same_errno(r, op, a->err, b->err))
+	if (!engine_same_errno(&r->eng, op, a->err, b->err))
 		fail(r, "spool errno %d (%s), file errno %d (%s)", a->err,
 		     strerror(a->err), b->err, strerror(b->err));
 	if (a->len != b->len)
@@ -830,12 +572,8 @@ static int past(const struct run *r, long long size)
  * end after a write. ftello on the file moves nothing the spool sees. */
 static void note_write(struct run *r)
 {
-	FILE *fp = r->side[1].fp;
-	struct stat st;
-	off_t end = ftello(fp);
+	off_t end = engine_oracle_end(r->side[1].fp);
 
-	if (fstat(fileno(fp), &st) == 0 && st.st_size > end)
-		end = st.st_size;
 	if (end > r->size_hi)
 		r->size_hi = end;
 }
@@ -846,7 +584,7 @@ static void note_write(struct run *r)
  * for a size past the threshold.
  */
 static void check_rolled(struct run *r, const struct op *op,
-			 const struct res *o)
+			 const struct outcome *o)
 {
 	int rolled = spool_is_rolled(r->side[0].fp);
 
@@ -854,16 +592,17 @@ static void check_rolled(struct run *r, const struct op *op,
 		fail(r, "spool_is_rolled gave %d", rolled);
 	if (r->rolled && !rolled)
 		fail(r, "the spool moved back to memory");
-	if (op->kind == K_ROLLOVER && o->rc == 0 && !rolled)
+	if (op->kind == OP_ROLLOVER && o->rc == 0 && !rolled)
 		fail(r, "in memory after a rollover");
-	if (op->kind == K_SIZE && past(r, o->rc) && !rolled)
+	if (op->kind == OP_SIZE && past(r, o->rc) && !rolled)
 		fail(r, "in memory with %lld bytes", o->rc);
-	if (op->kind == K_TRUNCATE && o->rc == 0 && past(r, op->off) && !rolled)
+	if (op->kind == OP_TRUNCATE && o->rc == 0 && past(r, op->off) &&
+	    !rolled)
 		fail(r, "in memory after truncating past the threshold");
 	r->rolled = rolled;
-	if (op->kind == K_ROLLOVER)
+	if (op->kind == OP_ROLLOVER)
 		r->forced = 1;
-	if (op->kind == K_TRUNCATE && o->rc == 0 && op->off > r->size_hi)
+	if (op->kind == OP_TRUNCATE && o->rc == 0 && op->off > r->size_hi)
 		r->size_hi = op->off;
 	if (r->m != NULL)
 		r->size_hi =
@@ -1084,23 +823,23 @@ static off_t limit_before(struct run *r, const struct op *op)
 	off_t at = -1;
 	int n;
 
-	if (!r->pushback && io_dir_of(op->kind) != IO_NONE &&
-	    !(r->append && io_dir_of(op->kind) == IO_WRITE))
+	if (!r->pushback && engine_io_dir(op->kind) != IO_NONE &&
+	    !(r->append && engine_io_dir(op->kind) == IO_WRITE))
 		at = ftello(r->side[0].fp);
-	if (!r->writable || io_dir_of(op->kind) != IO_WRITE)
+	if (!r->eng.writable || engine_io_dir(op->kind) != IO_WRITE)
 		return at;
 	if (at < 0 && !r->append)
 		fail(r, "harness: no position before a write: %s",
 		     strerror(errno));
 	switch (op->kind) {
-	case K_FWRITE:
+	case OP_FWRITE:
 		model_queue(r, r->append ? -1 : at, op->data, op->n);
 		break;
-	case K_PUTC:
+	case OP_PUTC:
 		ch = (unsigned char)op->c;
 		model_queue(r, r->append ? -1 : at, &ch, 1);
 		break;
-	case K_PRINTF:
+	case OP_FPRINTF:
 		n = emit(NULL, text, sizeof(text), op);
 		if (n < 0 || (size_t)n >= sizeof(text))
 			fail(r, "harness: fprintf text too long");
@@ -1115,19 +854,19 @@ static off_t limit_before(struct run *r, const struct op *op)
 
 static int bad_errno(const struct run *r, const struct op *op, int err)
 {
-	enum io_dir d = io_dir_of(op->kind);
+	enum io_dir d = engine_io_dir(op->kind);
 
 	if (err == EFBIG)
 		return 0;
 	if (err == EBADF)
-		return !((d == IO_WRITE && !r->writable) ||
+		return !((d == IO_WRITE && !r->eng.writable) ||
 			 (d == IO_READ && !r->readable));
 	return 1;
 }
 
 /* After the op: settle pending writes, check what it returned. */
-static void limit_after(struct run *r, const struct op *op, const struct res *o,
-			off_t at)
+static void limit_after(struct run *r, const struct op *op,
+			const struct outcome *o, off_t at)
 {
 	FILE *fp = r->side[0].fp;
 	int err = errno;
@@ -1137,70 +876,49 @@ static void limit_after(struct run *r, const struct op *op, const struct res *o,
 			fail(r, "failed with errno %d (%s)", err,
 			     strerror(err));
 		model_fail(r, err);
-	} else if (op->kind == K_REWIND && r->m->npend > 0) {
+	} else if (op->kind == OP_REWIND && r->m->npend > 0) {
 		model_fail(r, 0); /* rewind hides a failed flush */
 	} else if (__fpending(fp) == 0) {
 		model_commit(r);
 	}
-	if (op->kind == K_TRUNCATE && o->rc == 0)
+	if (op->kind == OP_TRUNCATE && o->rc == 0)
 		model_set_size(r->m, op->off);
-	if (op->kind == K_TRUNCATE && op->off > r->limit && r->writable &&
+	if (op->kind == OP_TRUNCATE && op->off > r->limit && r->eng.writable &&
 	    (o->rc == 0 || o->err != EFBIG))
 		fail(r, "truncate past the limit: returned %lld, errno %d",
 		     o->rc, o->err);
-	if (op->kind == K_SIZE && o->rc >= 0)
+	if (op->kind == OP_SIZE && o->rc >= 0)
 		model_size(r, o->rc);
 	if (at < 0)
 		return;
-	if (op->kind == K_FREAD)
+	if (op->kind == OP_FREAD)
 		model_read(r, at, o->data, o->len, o->len < op->n && feof(fp));
-	else if (op->kind == K_GETLINE && o->rc > 0)
+	else if (op->kind == OP_GETLINE && o->rc > 0)
 		model_read(r, at, o->data, o->len, 0);
-	else if (op->kind == K_GETC && o->rc != EOF)
+	else if (op->kind == OP_GETC && o->rc != EOF)
 		model_read(r, at, &(unsigned char){(unsigned char)o->rc}, 1, 0);
 }
 
 /* ---- running an op everywhere ---- */
 
-static int drops_pushback(const struct op *op, const struct res *o)
-{
-	switch (op->kind) {
-	case K_GETC:
-		return o->rc != EOF;
-	case K_FREAD:
-	case K_GETLINE:
-		return o->rc > 0;
-	case K_FGETS:
-		return op->n >= 2 && o->rc == 1;
-	case K_SEEK:
-	case K_FLUSH:
-	case K_TRUNCATE:
-		return o->rc == 0;
-	case K_REWIND:
-		return 1;
-	default:
-		return 0;
-	}
-}
-
 static void update_state(struct run *r, const struct op *op,
-			 const struct res *o)
+			 const struct outcome *o)
 {
-	enum io_dir d = io_dir_of(op->kind);
+	enum io_dir d = engine_io_dir(op->kind);
 	/* rewind hides a failed flush (limit mode), after which glibc
 	 * stays in put mode: count it as a move only where none can fail. */
-	int moved = (op->kind == K_SEEK && o->rc == 0) ||
-		    (op->kind == K_REWIND && !r->limit_mode);
+	int moved = (op->kind == OP_SEEK && o->rc == 0) ||
+		    (op->kind == OP_REWIND && !r->limit_mode);
 
-	if (op->kind == K_UNGETC && o->rc != EOF)
+	if (op->kind == OP_UNGETC && o->rc != EOF)
 		r->pushback = r->backup = 1;
-	else if (drops_pushback(op, o))
+	else if (engine_drops_pushback(op, o))
 		r->pushback = 0;
 	if (d != IO_NONE)
 		r->last_io = d;
 	else if (moved)
 		r->last_io = IO_NONE;
-	else if (op->kind == K_FLUSH && o->rc == 0 && r->last_io == IO_WRITE)
+	else if (op->kind == OP_FLUSH && o->rc == 0 && r->last_io == IO_WRITE)
 		r->last_io = IO_NONE;
 	if (d == IO_WRITE)
 		r->put_mode = 1;
@@ -1229,12 +947,12 @@ static void settle_flags(struct run *r)
  */
 static int tell_after(const struct run *r, const struct op *op)
 {
-	return io_dir_of(op->kind) != IO_WRITE || !r->append ||
+	return engine_io_dir(op->kind) != IO_WRITE || !r->append ||
 	       (op->variant & 8);
 }
 
 static void trace_op(const struct run *r, const struct op *op,
-		     const struct res *o)
+		     const struct outcome *o)
 {
 	char what[96];
 	int i;
@@ -1250,7 +968,7 @@ static void trace_op(const struct run *r, const struct op *op,
 /* Run op on every side and compare; returns the spool's result. */
 static long long run_op(struct run *r, const struct op *op)
 {
-	struct res o[2];
+	struct outcome o[2];
 	off_t at = -1;
 	int i;
 
@@ -1259,7 +977,7 @@ static long long run_op(struct run *r, const struct op *op)
 	if (r->limit_mode)
 		at = limit_before(r, op);
 	for (i = 0; i < r->nsides; i++)
-		apply(r, &r->side[i], op, &o[i]);
+		engine_apply(&r->eng, &r->side[i], op, &o[i]);
 	if (trace)
 		trace_op(r, op, o);
 	if (r->nsides == 2) {
@@ -1268,7 +986,7 @@ static long long run_op(struct run *r, const struct op *op)
 	}
 	if (r->limit_mode)
 		limit_after(r, op, &o[0], at);
-	if (r->nsides == 2 && io_dir_of(op->kind) == IO_WRITE)
+	if (r->nsides == 2 && engine_io_dir(op->kind) == IO_WRITE)
 		note_write(r);
 	check_rolled(r, op, &o[0]);
 	update_state(r, op, &o[0]);
@@ -1289,10 +1007,10 @@ static long long run_op(struct run *r, const struct op *op)
  */
 static int seek_cur_hazard(const struct run *r, const struct op *next)
 {
-	int seek_cur = next->kind == K_SEEK && next->whence == SEEK_CUR;
+	int seek_cur = next->kind == OP_SEEK && next->whence == SEEK_CUR;
 
 	return r->last_io == IO_WRITE && r->readable && !r->append &&
-	       (seek_cur || io_dir_of(next->kind) == IO_READ);
+	       (seek_cur || engine_io_dir(next->kind) == IO_READ);
 }
 
 /*
@@ -1317,22 +1035,22 @@ static int settle(struct run *r, const struct op *op)
  */
 static int transition(struct run *r, const struct op *next)
 {
-	struct op op = {.kind = K_SEEK, .whence = SEEK_CUR};
-	enum io_dir d = io_dir_of(next->kind);
+	struct op op = {.kind = OP_SEEK, .whence = SEEK_CUR};
+	enum io_dir d = engine_io_dir(next->kind);
 
 	if (seek_cur_hazard(r, next)) {
-		struct op flush = {.kind = K_FLUSH};
+		struct op flush = {.kind = OP_FLUSH};
 
 		run_op(r, &flush);
 	}
 	if (d == IO_NONE || (d == IO_WRITE && r->last_io != IO_READ))
 		return 1;
 	if (d == IO_READ && r->last_io != IO_WRITE &&
-	    (!r->put_mode || next->kind != K_UNGETC))
+	    (!r->put_mode || next->kind != OP_UNGETC))
 		return 1;
-	if (r->last_io == IO_WRITE && next->kind != K_UNGETC &&
+	if (r->last_io == IO_WRITE && next->kind != OP_UNGETC &&
 	    (next->variant & 4))
-		op.kind = K_FLUSH;
+		op.kind = OP_FLUSH;
 	return settle(r, &op);
 }
 
@@ -1356,22 +1074,22 @@ static int transition(struct run *r, const struct op *next)
  */
 static int prepare(struct run *r, const struct op *op)
 {
-	struct op drop = {.kind = K_SEEK, .whence = SEEK_CUR};
-	struct op getc_op = {.kind = K_GETC};
+	struct op drop = {.kind = OP_SEEK, .whence = SEEK_CUR};
+	struct op getc_op = {.kind = OP_GETC};
 
-	if (op->kind == K_UNGETC && (r->pushback || !r->readable))
+	if (op->kind == OP_UNGETC && (r->pushback || !r->readable))
 		return 0;
-	if (op->kind == K_SNAPSHOT && (r->pushback || !r->readable))
+	if (op->kind == OP_SNAPSHOT && (r->pushback || !r->readable))
 		return 0;
-	if (r->backup && (op->kind == K_FLUSH || op->kind == K_TRUNCATE) &&
+	if (r->backup && (op->kind == OP_FLUSH || op->kind == OP_TRUNCATE) &&
 	    !settle(r, &drop))
 		return 0;
-	if (r->pushback && op->kind == K_SEEK &&
+	if (r->pushback && op->kind == OP_SEEK &&
 	    (op->whence != SEEK_SET || op->off < 0))
 		run_op(r, &getc_op);
 	if (!transition(r, op))
 		return 0;
-	if (op->kind != K_UNGETC)
+	if (op->kind != OP_UNGETC)
 		return 1;
 	return compare_tell(r) != 0;
 }
@@ -1379,7 +1097,7 @@ static int prepare(struct run *r, const struct op *op)
 /* Read from the position to the end of file: a short read ends it. */
 static void read_all(struct run *r)
 {
-	struct op rd = {.kind = K_FREAD, .n = IO_MAX};
+	struct op rd = {.kind = OP_FREAD, .n = IO_MAX};
 
 	while (run_op(r, &rd) == IO_MAX)
 		;
@@ -1406,7 +1124,7 @@ static int slow_to_read(const struct run *r)
  * them mid-sequence without changing what follows. */
 static void snapshot(struct run *r)
 {
-	struct op seek = {.kind = K_SEEK, .whence = SEEK_SET};
+	struct op seek = {.kind = OP_SEEK, .whence = SEEK_SET};
 	long long pos = compare_tell(r);
 
 	if (slow_to_read(r) || pos < 0 || !settle(r, &seek))
@@ -1421,7 +1139,7 @@ static void step(struct run *r, const struct op *op)
 	r->cur = *op;
 	if (!prepare(r, op))
 		return;
-	if (op->kind == K_SNAPSHOT)
+	if (op->kind == OP_SNAPSHOT)
 		snapshot(r);
 	else
 		run_op(r, op);
@@ -1545,24 +1263,6 @@ static int open_sides(struct run *r)
 	return 1;
 }
 
-/* pread all `size` bytes behind fd into a fresh buffer. */
-static unsigned char *pread_all(const struct run *r, int fd, off_t size)
-{
-	unsigned char *p = malloc((size_t)size + 1);
-	off_t done = 0;
-	ssize_t n;
-
-	if (p == NULL)
-		fail(r, "harness: out of memory");
-	while (done < size) {
-		n = pread(fd, p + done, (size_t)(size - done), done);
-		if (n <= 0)
-			fail(r, "pread: %s", n < 0 ? strerror(errno) : "EOF");
-		done += n;
-	}
-	return p;
-}
-
 /* The spool's contents through its descriptor; `size` gets their size. */
 static unsigned char *spool_contents(struct run *r, off_t *size)
 {
@@ -1573,7 +1273,7 @@ static unsigned char *spool_contents(struct run *r, off_t *size)
 	if (fd < 0 || fstat(fd, &st) < 0)
 		fail(r, "spool_fileno: %s", strerror(errno));
 	*size = st.st_size;
-	return pread_all(r, fd, st.st_size);
+	return engine_pread_all(&r->eng, fd, st.st_size);
 }
 
 static void compare_contents(struct run *r)
@@ -1589,7 +1289,7 @@ static void compare_contents(struct run *r)
 	if (st.st_size != size)
 		fail(r, "contents: spool %lld bytes, file %lld",
 		     (long long)size, (long long)st.st_size);
-	b = pread_all(r, r->side[1].rfd, size);
+	b = engine_pread_all(&r->eng, r->side[1].rfd, size);
 	for (i = 0; i < size; i++) {
 		if (a[i] != b[i])
 			fail(r, "contents: byte %lld spool 0x%02x file 0x%02x",
@@ -1621,9 +1321,9 @@ static void check_model_contents(struct run *r)
 /* The whole contents: through the streams, then through the fds. */
 static void finish(struct run *r)
 {
-	struct op seek0 = {.kind = K_SEEK, .whence = SEEK_SET};
-	struct op flush = {.kind = K_FLUSH};
-	struct op size = {.kind = K_SIZE};
+	struct op seek0 = {.kind = OP_SEEK, .whence = SEEK_SET};
+	struct op flush = {.kind = OP_FLUSH};
+	struct op size = {.kind = OP_SIZE};
 
 	r->cur = seek0;
 	if (r->readable && !slow_to_read(r) && prepare(r, &seek0) &&
@@ -1689,16 +1389,16 @@ static void check_clean(const struct run *r, int fd0)
 
 /* setvbuf after I/O: a buffer of the harness's lives until fclose. */
 static void undefined_setvbuf(struct run *r, struct side *sd,
-			      const struct op *op, struct res *o)
+			      const struct op *op, struct outcome *o)
 {
 	static const int kind[] = {_IOFBF, _IONBF, _IOFBF, _IOLBF};
 	char *buf = NULL;
 
-	if ((op->variant & 3) == 2 && sd->n_more_vbuf < UNDEF_VBUFS) {
+	if ((op->variant & 3) == 2 && r->n_more_vbuf < UNDEF_VBUFS) {
 		buf = malloc(op->n);
 		if (buf == NULL)
 			fail(r, "harness: out of memory");
-		sd->more_vbuf[sd->n_more_vbuf++] = buf;
+		r->more_vbuf[r->n_more_vbuf++] = buf;
 	}
 	errno = 0;
 	o->rc = setvbuf(sd->fp, buf, kind[op->variant & 3],
@@ -1712,7 +1412,7 @@ static void undefined_setvbuf(struct run *r, struct side *sd,
  * less then (see slow_to_read()); after setvbuf the buffer may be any
  * size (glibc keeps the one it has for _IOFBF or _IOLBF without one). */
 static void undefined_snapshot(const struct run *r, struct side *sd,
-			       struct res *o)
+			       struct outcome *o)
 {
 	int tiny = r->vbuf_kind == 1 ||
 		   (r->vbuf_kind == 2 && r->vbuf_size < 64) || r->vbuf_later;
@@ -1733,17 +1433,17 @@ static void undefined_snapshot(const struct run *r, struct side *sd,
 static void undefined_step(struct run *r, const struct op *op)
 {
 	struct side *sd = &r->side[0];
-	struct res o;
+	struct outcome o;
 
 	r->step++;
 	r->cur = *op;
 	memset(&o, 0, sizeof(o));
-	if (op->kind == K_SETVBUF)
+	if (op->kind == OP_SETVBUF)
 		undefined_setvbuf(r, sd, op, &o);
-	else if (op->kind == K_SNAPSHOT)
+	else if (op->kind == OP_SNAPSHOT)
 		undefined_snapshot(r, sd, &o);
 	else
-		apply(r, sd, op, &o);
+		engine_apply(&r->eng, sd, op, &o);
 	if (trace)
 		trace_op(r, op, &o);
 }
@@ -1768,8 +1468,8 @@ static void undefined_play(struct run *r)
 		free(sd->vbuf);
 		free(sd->line);
 		free(sd->out);
-		for (i = 0; i < sd->n_more_vbuf; i++)
-			free(sd->more_vbuf[i]);
+		for (i = 0; i < r->n_more_vbuf; i++)
+			free(r->more_vbuf[i]);
 	}
 	check_clean(r, fd0);
 }
@@ -1886,6 +1586,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	init_once();
 	memset(&r, 0, sizeof(r));
+	r.eng.print = print_op;
+	r.eng.fail = engine_failed;
 	r.in.p = data;
 	r.in.len = size;
 	decode_header(&r);

@@ -61,8 +61,8 @@ EOF
 echo "run-fuzz: building with $cc, -fsanitize=fuzzer${sanitize:+,$sanitize}"
 "$cc" -g -O1 -fno-omit-frame-pointer \
 	-fsanitize=fuzzer${sanitize:+,$sanitize} -fno-sanitize-recover=all \
-	${FUZZ_CPPFLAGS:-} -I"$work" -I"$src/lib" \
-	"$src"/lib/*.c "$src/fuzz/fuzz_spool.c" -lpthread \
+	${FUZZ_CPPFLAGS:-} -I"$work" -I"$src/lib" -I"$src/tests" \
+	"$src"/lib/*.c "$src/fuzz/fuzz_spool.c" "$src/tests/engine.c" -lpthread \
 	-o "$work/fuzz_spool"
 
 cp "$src"/fuzz/corpus/* "$work/corpus/" 2>/dev/null || true

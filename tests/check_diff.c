@@ -37,7 +37,8 @@
  * - ungetc while still in put mode (transition()).
  * - fflush with a pushback area; a failed fseeko drops a pending ungetc
  *   (prepare()).
- * - ftruncate's errno on a read-only descriptor (errno_equivalent()).
+ * - ftruncate's errno on a read-only descriptor (engine_same_errno() in
+ * tests/engine.c).
  */
 #include "config.h"
 
@@ -50,6 +51,7 @@
 #include <unistd.h>
 #include <wchar.h>
 
+#include "engine.h"
 #include "testutil.h"
 
 #define MAX_SIDES 3
@@ -85,59 +87,8 @@ static unsigned char payload[PAYLOAD_MAX];
 static char text[TEXT_MAX + 1];
 static unsigned char read_bufs[MAX_SIDES][READ_MAX];
 
-enum op_kind {
-	OP_FWRITE,
-	OP_FPRINTF,
-	OP_PUTC,
-	OP_FREAD,
-	OP_GETC,
-	OP_FGETS,
-	OP_GETLINE,
-	OP_UNGETC,
-	OP_SEEK,
-	OP_TELL,
-	OP_FLUSH,
-	OP_REWIND,
-	OP_CLEARERR,
-	OP_TRUNCATE,
-	OP_ROLLOVER,
-	OP_SIZE,
-	OP_SNAPSHOT,
-};
-
-/* What the stream did last, for C's rules between output and input. */
-enum io_dir { IO_NONE, IO_READ, IO_WRITE };
-
-/* One call, its arguments chosen once so that every side gets the same. */
-struct op {
-	enum op_kind kind;
-	size_t n;  /* bytes to write/read, fgets size, text length */
-	off_t off; /* seek offset, truncate length */
-	int whence;
-	int variant;	   /* putc or fputc, which format, ... */
-	int c;		   /* fputc/ungetc argument */
-	unsigned long arg; /* fprintf number */
-	const unsigned char *data;
-};
-
-struct side {
-	FILE *fp;
-	int is_spool;
-	const char *name;
-	unsigned char *buf; /* what reads returned */
-	char *line;	    /* getline's buffer */
-	size_t line_cap;
-	char *vbuf;	    /* setvbuf buffer, freed after fclose */
-	int rfd;	    /* a readable descriptor for the contents */
-	unsigned char *out; /* the contents got whole (OP_SIZE variants) */
-};
-
-struct outcome {
-	long long rc;
-	int err; /* errno when the call failed, else 0 */
-	const unsigned char *data;
-	size_t len;
-};
+/* The harness's own call, numbered past the engine's (engine.h). */
+enum { OP_SNAPSHOT = OP_NKINDS };
 
 /* One sequence: identity (printed on mismatch), generator and model. */
 struct seq {
@@ -153,7 +104,8 @@ struct seq {
 	uint64_t rng;
 	struct side side[MAX_SIDES];
 	int nsides;
-	int readable, writable;
+	struct engine eng; /* the calls played; its writable: the mode's */
+	int readable;
 	enum io_dir last_io;
 	int pushback;	 /* an ungetc is pending */
 	int backup;	 /* ungetc since the last fseeko or rewind */
@@ -349,7 +301,7 @@ static void pick_io(struct seq *q, struct op *op)
 		break;
 	case OP_FPRINTF:
 		op->variant = (int)below(q, 4);
-		op->arg = (unsigned long)rnd(q);
+		op->arg = (long)rnd(q);
 		op->n = below(q, 16) == 0 ? below(q, TEXT_MAX) : below(q, 40);
 		break;
 	case OP_FGETS:
@@ -365,30 +317,39 @@ static void pick_io(struct seq *q, struct op *op)
 	}
 }
 
-/* Relative frequencies of the ops, in enum order. */
-static const unsigned weights[] = {
-    [OP_FWRITE] = 14,  [OP_FPRINTF] = 6,  [OP_PUTC] = 6,     [OP_FREAD] = 10,
-    [OP_GETC] = 6,     [OP_FGETS] = 5,	  [OP_GETLINE] = 4,  [OP_UNGETC] = 4,
-    [OP_SEEK] = 12,    [OP_TELL] = 4,	  [OP_FLUSH] = 3,    [OP_REWIND] = 2,
-    [OP_CLEARERR] = 1, [OP_TRUNCATE] = 4, [OP_ROLLOVER] = 2, [OP_SIZE] = 3,
-    [OP_SNAPSHOT] = 1,
+/* The ops and their relative frequencies, in the order the generator
+ * draws them: a seed keeps the sequence it always had. */
+static const struct {
+	int kind;
+	unsigned weight;
+} weights[] = {
+    {OP_FWRITE, 14},  {OP_FPRINTF, 6},	{OP_PUTC, 6},	  {OP_FREAD, 10},
+    {OP_GETC, 6},     {OP_FGETS, 5},	{OP_GETLINE, 4},  {OP_UNGETC, 4},
+    {OP_SEEK, 12},    {OP_TELL, 4},	{OP_FLUSH, 3},	  {OP_REWIND, 2},
+    {OP_CLEARERR, 1}, {OP_TRUNCATE, 4}, {OP_ROLLOVER, 2}, {OP_SIZE, 3},
+    {OP_SNAPSHOT, 1},
 };
 
-static enum op_kind pick_kind(struct seq *q)
-{
-	unsigned total = 0, r, k;
+#define NWEIGHTS (sizeof(weights) / sizeof(weights[0]))
 
-	for (k = 0; k <= OP_SNAPSHOT; k++)
-		total += weights[k];
+static int pick_kind(struct seq *q)
+{
+	unsigned total = 0, r;
+	size_t k;
+	int kind;
+
+	for (k = 0; k < NWEIGHTS; k++)
+		total += weights[k].weight;
 	r = (unsigned)below(q, total);
-	for (k = 0; r >= weights[k]; k++)
-		r -= weights[k];
+	for (k = 0; r >= weights[k].weight; k++)
+		r -= weights[k].weight;
+	kind = weights[k].kind;
 	/* glibc guarantees one pushback only; a snapshot reads the
 	 * stream from 0, which needs a readable one. */
-	if ((k == OP_UNGETC || k == OP_SNAPSHOT) &&
+	if ((kind == OP_UNGETC || kind == OP_SNAPSHOT) &&
 	    (!q->readable || q->pushback))
 		return OP_TELL;
-	return (enum op_kind)k;
+	return kind;
 }
 
 static void pick_op(struct seq *q, struct op *op)
@@ -425,11 +386,23 @@ static const char *whence_name(int whence)
 static void describe(struct seq *q, const struct op *op)
 {
 	static const char *const names[] = {
-	    "fwrite",	"fprintf",	  "putc",	    "fread",
-	    "getc",	"fgets",	  "getline",	    "ungetc",
-	    "fseeko",	"ftello",	  "fflush",	    "rewind",
-	    "clearerr", "spool_truncate", "spool_rollover", "spool_size",
-	    "snapshot",
+	    [OP_FWRITE] = "fwrite",
+	    [OP_FPRINTF] = "fprintf",
+	    [OP_PUTC] = "putc",
+	    [OP_FREAD] = "fread",
+	    [OP_GETC] = "getc",
+	    [OP_FGETS] = "fgets",
+	    [OP_GETLINE] = "getline",
+	    [OP_UNGETC] = "ungetc",
+	    [OP_SEEK] = "fseeko",
+	    [OP_TELL] = "ftello",
+	    [OP_FLUSH] = "fflush",
+	    [OP_REWIND] = "rewind",
+	    [OP_CLEARERR] = "clearerr",
+	    [OP_TRUNCATE] = "spool_truncate",
+	    [OP_ROLLOVER] = "spool_rollover",
+	    [OP_SIZE] = "spool_size",
+	    [OP_SNAPSHOT] = "snapshot",
 	};
 	char *w = q->what;
 	size_t sz = sizeof(q->what);
@@ -448,10 +421,11 @@ static void describe(struct seq *q, const struct op *op)
 
 /* ---- running one op on one side ---- */
 
-static long long do_fprintf(FILE *fp, const struct op *op)
+/* The engine's OP_FPRINTF: four formats, by variant. */
+static int print_op(FILE *fp, const struct op *op)
 {
 	const char *s = text + (TEXT_MAX - op->n);
-	unsigned long a = op->arg;
+	unsigned long a = (unsigned long)op->arg;
 
 	switch (op->variant) {
 	case 0:
@@ -466,227 +440,14 @@ static long long do_fprintf(FILE *fp, const struct op *op)
 	}
 }
 
-/* Output calls. Returns whether the call failed. */
-static int apply_write(struct side *sd, const struct op *op, struct outcome *o)
+/* The engine's own failures (out of memory, pread) fail the test. */
+static void engine_failed(const struct engine *e, const char *msg)
 {
-	FILE *fp = sd->fp;
-
-	switch (op->kind) {
-	case OP_FWRITE:
-		o->rc = (long long)fwrite(op->data, 1, op->n, fp);
-		return o->rc < (long long)op->n;
-	case OP_FPRINTF:
-		o->rc = do_fprintf(fp, op);
-		return o->rc < 0;
-	default:
-		o->rc = op->variant ? putc(op->c, fp) : fputc(op->c, fp);
-		return o->rc == EOF;
-	}
-}
-
-/* Input calls; what they return is kept for comparison. */
-static int apply_read(struct side *sd, const struct op *op, struct outcome *o)
-{
-	FILE *fp = sd->fp;
-	char *p;
-	ssize_t r;
-
-	o->data = sd->buf;
-	switch (op->kind) {
-	case OP_FREAD:
-		o->rc = (long long)fread(sd->buf, 1, op->n, fp);
-		o->len = (size_t)o->rc;
-		return ferror(fp);
-	case OP_GETC:
-		o->rc = op->variant ? getc(fp) : fgetc(fp);
-		return o->rc == EOF && ferror(fp);
-	case OP_FGETS:
-		/* The whole buffer counts: fgets output may hold NULs. */
-		memset(sd->buf, 0xA5, op->n);
-		p = fgets((char *)sd->buf, (int)op->n, fp);
-		o->rc = p == NULL ? 0 : p == (char *)sd->buf ? 1 : 2;
-		o->len = op->n;
-		return p == NULL && ferror(fp);
-	case OP_GETLINE:
-		r = getline(&sd->line, &sd->line_cap, fp);
-		o->rc = r;
-		o->data = (const unsigned char *)sd->line;
-		o->len = r > 0 ? (size_t)r : 0;
-		return r < 0 && ferror(fp);
-	default:
-		o->rc = ungetc(op->c, fp);
-		return 0; /* no errno is defined for ungetc */
-	}
-}
-
-static int apply_position(struct side *sd, const struct op *op,
-			  struct outcome *o)
-{
-	FILE *fp = sd->fp;
-
-	switch (op->kind) {
-	case OP_SEEK:
-		o->rc = fseeko(fp, op->off, op->whence);
-		return o->rc != 0;
-	case OP_TELL:
-		o->rc = ftello(fp);
-		return o->rc < 0;
-	case OP_FLUSH:
-		o->rc = fflush(fp);
-		return o->rc != 0;
-	case OP_REWIND:
-		rewind(fp);
-		return 0;
-	default:
-		clearerr(fp);
-		return 0;
-	}
-}
-
-/*
- * The oracle's counterpart of spool_size: pending output is flushed (as
- * the spool does; a full fflush would also drop read-ahead and pushback,
- * which spool_size must keep) and the file's size is the answer.
- */
-static long long real_size(FILE *fp)
-{
-	struct stat st;
-
-	if (__fpending(fp) > 0 && fflush(fp) == EOF)
-		return -1;
-	if (fstat(fileno(fp), &st) < 0)
-		return -1;
-	return (long long)st.st_size;
-}
-
-/*
- * The oracle's counterpart of spool_truncate: fflush, then ftruncate on
- * the descriptor. Calls that must fail (a negative length, a stream not
- * open for writing) fail before touching the stream, on both sides.
- */
-static long long real_truncate(FILE *fp, off_t length, int writable)
-{
-	if (length >= 0 && writable && fflush(fp) == EOF)
-		return -1;
-	return ftruncate(fileno(fp), length);
-}
-
-/* The spool's own functions; on the oracle side: what a file gives. */
-static unsigned char *pread_all(int fd, off_t size);
-
-/*
- * The contents got whole: spool_getvalue() or a view's bytes on the
- * spool, the file read back (after the flush spool_size would do) on an
- * oracle. rc is the size, as spool_size's; the bytes are compared too,
- * and the usual checks after the call prove the position, flags and
- * pushback unchanged.
- */
-static int apply_contents(struct side *sd, int how, struct outcome *o)
-{
-	const void *p;
-	size_t len;
-
-	free(sd->out);
-	sd->out = NULL;
-	if (!sd->is_spool) {
-		o->rc = real_size(sd->fp);
-		if (o->rc < 0)
-			return 1;
-		sd->out = pread_all(sd->rfd, (off_t)o->rc);
-		len = (size_t)o->rc;
-	} else if (how == 1) {
-		sd->out = (unsigned char *)spool_getvalue(sd->fp, &len);
-		if (sd->out == NULL)
-			return (o->rc = -1), 1;
-		ck_assert_int_eq(sd->out[len], '\0');
-	} else {
-		if (spool_view(sd->fp, &p, &len) != 0)
-			return (o->rc = -1), 1;
-		sd->out = malloc(len + 1);
-		ck_assert_ptr_nonnull(sd->out);
-		memcpy(sd->out, p, len);
-		ck_assert_int_eq(spool_unview(sd->fp), 0);
-	}
-	o->rc = (long long)len;
-	o->data = sd->out;
-	o->len = len;
-	return 0;
-}
-
-static int apply_spool(struct seq *q, struct side *sd, const struct op *op,
-		       struct outcome *o)
-{
-	FILE *fp = sd->fp;
-
-	switch (op->kind) {
-	case OP_TRUNCATE:
-		o->rc = sd->is_spool ? spool_truncate(fp, op->off)
-				     : real_truncate(fp, op->off, q->writable);
-		return o->rc != 0;
-	case OP_ROLLOVER:
-		if (!sd->is_spool)
-			o->rc = 0; /* a file is already on disk */
-		else if (op->variant)
-			o->rc = spool_fileno(fp) >= 0 ? 0 : -1;
-		else
-			o->rc = spool_rollover(fp);
-		return o->rc != 0;
-	default:
-		if (op->variant != 0)
-			return apply_contents(sd, op->variant, o);
-		o->rc =
-		    sd->is_spool ? (long long)spool_size(fp) : real_size(fp);
-		return o->rc < 0;
-	}
-}
-
-static void apply(struct seq *q, struct side *sd, const struct op *op,
-		  struct outcome *o)
-{
-	int failed;
-
-	memset(o, 0, sizeof(*o));
-	errno = 0;
-	switch (op->kind) {
-	case OP_FWRITE:
-	case OP_FPRINTF:
-	case OP_PUTC:
-		failed = apply_write(sd, op, o);
-		break;
-	case OP_FREAD:
-	case OP_GETC:
-	case OP_FGETS:
-	case OP_GETLINE:
-	case OP_UNGETC:
-		failed = apply_read(sd, op, o);
-		break;
-	case OP_TRUNCATE:
-	case OP_ROLLOVER:
-	case OP_SIZE:
-		failed = apply_spool(q, sd, op, o);
-		break;
-	default:
-		failed = apply_position(sd, op, o);
-		break;
-	}
-	o->err = failed ? errno : 0;
+	(void)e;
+	ck_abort_msg("%s", msg);
 }
 
 /* ---- comparing ---- */
-
-/*
- * ftruncate on a descriptor not open for writing fails with "EBADF or
- * EINVAL" (POSIX; Linux says EINVAL); the spool says EBADF. Either is
- * right, so for that one case the errno need not be the same.
- */
-static int errno_equivalent(const struct seq *q, const struct op *op,
-			    int spool_err, int real_err)
-{
-	if (spool_err == real_err)
-		return 1;
-	return op->kind == OP_TRUNCATE && !q->writable && op->off >= 0 &&
-	       spool_err == EBADF && real_err == EINVAL;
-}
 
 static int compare_outcome(struct seq *q, const struct op *op,
 			   const struct outcome *a, const struct outcome *b,
@@ -698,7 +459,7 @@ static int compare_outcome(struct seq *q, const struct op *op,
 		return mismatch(q, "returned %lld, %s returned %lld", a->rc,
 				oracle, b->rc);
 	if ((a->err != 0) != (b->err != 0) ||
-	    !errno_equivalent(q, op, a->err, b->err))
+	    !engine_same_errno(&q->eng, op, a->err, b->err))
 		return mismatch(q, "errno %d (%s), %s errno %d (%s)", a->err,
 				strerror(a->err), oracle, b->err,
 				strerror(b->err));
@@ -774,60 +535,12 @@ static int check_rolled(struct seq *q, const struct op *op)
 
 /* ---- the model: what the next ops may do, and size bounds ---- */
 
-static enum io_dir io_dir_of(enum op_kind k)
-{
-	switch (k) {
-	case OP_FWRITE:
-	case OP_FPRINTF:
-	case OP_PUTC:
-		return IO_WRITE;
-	case OP_FREAD:
-	case OP_GETC:
-	case OP_FGETS:
-	case OP_GETLINE:
-	case OP_UNGETC:
-		return IO_READ;
-	default:
-		return IO_NONE;
-	}
-}
-
-/* Did this call consume or discard a pending ungetc? */
-static int drops_pushback(const struct op *op, const struct outcome *o)
-{
-	switch (op->kind) {
-	case OP_GETC:
-		return o->rc != EOF;
-	case OP_FREAD:
-	case OP_GETLINE:
-		return o->rc > 0;
-	case OP_FGETS:
-		return op->n >= 2 && o->rc == 1;
-	case OP_SEEK:
-	case OP_FLUSH:
-	case OP_TRUNCATE:
-		return o->rc == 0;
-	case OP_REWIND:
-		return 1;
-	default:
-		return 0;
-	}
-}
-
-/*
- * The largest size the spool can have had: the oracle's logical size
- * after a write (its ftello there, or its file size). ftello on a file
- * stream only asks the kernel for the offset; the spool side is left
- * alone, so this changes nothing the sequence compares.
- */
+/* The largest size the spool can have had: the oracle's logical size
+ * after a write. */
 static void note_write(struct seq *q)
 {
-	FILE *real = q->side[1].fp;
-	struct stat st;
-	off_t end = ftello(real);
+	off_t end = engine_oracle_end(q->side[1].fp);
 
-	if (fstat(fileno(real), &st) == 0 && st.st_size > end)
-		end = st.st_size;
 	if (end > q->size_est)
 		q->size_est = end;
 	if (end > q->size_hi)
@@ -837,11 +550,11 @@ static void note_write(struct seq *q)
 static void update_model(struct seq *q, const struct op *op,
 			 const struct outcome *o)
 {
-	enum io_dir d = io_dir_of(op->kind);
+	enum io_dir d = engine_io_dir(op->kind);
 
 	if (op->kind == OP_UNGETC && o->rc != EOF)
 		q->pushback = q->backup = 1;
-	else if (drops_pushback(op, o))
+	else if (engine_drops_pushback(op, o))
 		q->pushback = 0;
 	if (d != IO_NONE)
 		q->last_io = d;
@@ -927,7 +640,7 @@ static int run_op(struct seq *q, const struct op *op, int tell)
 	q->step++;
 	describe(q, op);
 	for (i = 0; i < q->nsides; i++) {
-		apply(q, &q->side[i], op, &o[i]);
+		engine_apply(&q->eng, &q->side[i], op, &o[i]);
 		if (trace > 1)
 			fprintf(stderr, "    %s: %lld errno %d\n",
 				q->side[i].name, o[i].rc, o[i].err);
@@ -969,7 +682,7 @@ static int seek_cur_hazard(const struct seq *q, const struct op *next)
 	if (TU_OFFSET_FIX && (avoid == NULL || strcmp(avoid, "1") != 0))
 		return 0;
 	return q->last_io == IO_WRITE && q->readable && q->mode[0] != 'a' &&
-	       (seek_cur || io_dir_of(next->kind) == IO_READ);
+	       (seek_cur || engine_io_dir(next->kind) == IO_READ);
 }
 
 /*
@@ -986,7 +699,7 @@ static int seek_cur_hazard(const struct seq *q, const struct op *next)
 static int transition(struct seq *q, const struct op *next)
 {
 	struct op op = {.kind = OP_SEEK, .whence = SEEK_CUR};
-	enum io_dir d = io_dir_of(next->kind);
+	enum io_dir d = engine_io_dir(next->kind);
 
 	if (seek_cur_hazard(q, next)) {
 		struct op flush = {.kind = OP_FLUSH};
@@ -1093,7 +806,7 @@ static int step(struct seq *q)
 	if (op.kind == OP_SNAPSHOT)
 		return snapshot(q);
 	/* Not always after a write: see the top of the file. */
-	tell = io_dir_of(op.kind) != IO_WRITE || below(q, 4) == 0;
+	tell = engine_io_dir(op.kind) != IO_WRITE || below(q, 4) == 0;
 	if (run_op(q, &op, tell) < 0)
 		return -1;
 	return settle_flags(q);
@@ -1196,7 +909,11 @@ static void open_sides(struct seq *q)
 		q->side[2].rfd = fileno(q->side[2].fp);
 	}
 	q->readable = q->mode[0] == 'r' || strchr(q->mode, '+') != NULL;
-	q->writable = q->mode[0] != 'r' || strchr(q->mode, '+') != NULL;
+	q->eng = (struct engine){
+	    .writable = q->mode[0] != 'r' || strchr(q->mode, '+') != NULL,
+	    .print = print_op,
+	    .fail = engine_failed,
+	};
 	q->rolled = spool_is_rolled(q->side[0].fp);
 	q->size_est = q->mode[0] == 'w' ? 0 : (off_t)q->data_len;
 	note_size(q, q->size_est);
@@ -1229,22 +946,6 @@ static int close_sides(struct seq *q, int rc)
 	return rc;
 }
 
-/* pread the whole file behind fd into a fresh buffer. */
-static unsigned char *pread_all(int fd, off_t size)
-{
-	unsigned char *p = malloc((size_t)size + 1);
-	off_t done = 0;
-	ssize_t r;
-
-	ck_assert_ptr_nonnull(p);
-	while (done < size) {
-		r = pread(fd, p + done, (size_t)(size - done), done);
-		ck_assert_int_gt(r, 0);
-		done += r;
-	}
-	return p;
-}
-
 /* Contents through the descriptors, after everything is flushed. */
 static int compare_disk(struct seq *q)
 {
@@ -1256,18 +957,18 @@ static int compare_disk(struct seq *q)
 	if (sfd < 0)
 		return mismatch(q, "spool_fileno failed: %s", strerror(errno));
 	ck_assert_int_eq(fstat(sfd, &st), 0);
-	a = pread_all(sfd, st.st_size);
+	a = engine_pread_all(&q->eng, sfd, st.st_size);
 	for (i = 1; i < q->nsides && rc == 0; i++) {
 		FILE *fp = q->side[i].fp;
 
 		ck_assert_int_eq(fflush(fp), 0);
-		if ((long long)real_size(fp) != (long long)st.st_size) {
+		if ((long long)engine_real_size(fp) != (long long)st.st_size) {
 			rc = mismatch(q, "temp file has %lld bytes, %s %lld",
 				      (long long)st.st_size, q->side[i].name,
-				      real_size(fp));
+				      engine_real_size(fp));
 			break;
 		}
-		b = pread_all(q->side[i].rfd, st.st_size);
+		b = engine_pread_all(&q->eng, q->side[i].rfd, st.st_size);
 		if (memcmp(a, b, (size_t)st.st_size) != 0)
 			rc = mismatch(q, "temp file differs from %s",
 				      q->side[i].name);
