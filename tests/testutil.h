@@ -20,6 +20,7 @@
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/statvfs.h>
+#include <time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -319,6 +320,21 @@ static inline long long tu_free_bytes(const char *path)
 	if (statvfs(path, &sv) < 0)
 		return -1;
 	return (long long)sv.f_bfree * (long long)sv.f_frsize;
+}
+
+/* Is the free space on path's file system `want` again? Polled for up
+ * to 2 s: the last close of a nameless file hands its blocks back on
+ * the kernel's own time (seen once in some thousand runs). */
+static inline int tu_free_bytes_back(const char *path, long long want)
+{
+	struct timespec ten_ms = {0, 10 * 1000 * 1000};
+
+	for (int i = 0; i < 200; i++) {
+		if (tu_free_bytes(path) == want)
+			return 1;
+		nanosleep(&ten_ms, NULL);
+	}
+	return 0;
 }
 
 #ifndef TMPFS_MAGIC
