@@ -111,7 +111,10 @@ struct seq {
 	int backup;	 /* ungetc since the last fseeko or rewind */
 	int put_mode;	 /* written since the last fseeko or rewind */
 	int rolled;	 /* spool_is_rolled() last seen */
-	int forced_roll; /* spool_rollover/spool_fileno was called */
+	int forced_roll; /* spool_rollover/spool_fileno was called, or a
+			    budget may roll the spool at any write */
+	unsigned flags;	 /* struct spool_options.flags for the spool */
+	size_t budget;	 /* spool_set_budget() while it runs; 0: none */
 	off_t size_est;	 /* current size, for choosing offsets */
 	off_t pos_est;	 /* position last seen */
 	off_t size_lo;	 /* largest size the spool surely reached */
@@ -888,7 +891,8 @@ static size_t pick_data_len(struct seq *q)
 /* Side 0 is the spool, 1 the file, 2 (for "w+") a tmpfile(). */
 static void open_sides(struct seq *q)
 {
-	struct spool_options o = {.threshold = q->threshold, .dir = test_dir};
+	struct spool_options o = {
+	    .threshold = q->threshold, .dir = test_dir, .flags = q->flags};
 	const unsigned char *data = NULL;
 
 	if (q->with_data) {
@@ -899,6 +903,8 @@ static void open_sides(struct seq *q)
 	}
 	ck_assert_int_ne(asprintf(&q->path, "%s/oracle", test_dir), -1);
 	ck_assert_int_eq(write_file(q->path, data, q->data_len), 0);
+	spool_set_budget(q->budget);
+	q->forced_roll = q->budget != 0;
 	add_side(q, spool_fopen_opts(&o, q->mode), 1, "spool");
 	add_side(q, fopen(q->path, q->oracle_mode), 0, "file");
 	/* "w" and "a" descriptors cannot be read: open the file again. */
@@ -1006,9 +1012,17 @@ static int run_sequence(struct seq *q)
 			 (uint64_t)q->with_data * 7)) |
 		 1;
 	q->vbuf_kind = below(q, 10) < 6 ? 0 : 1 + (int)below(q, 4);
+	/* One seed in four plays a secret spool, one in four a spool under
+	 * a process budget (issue 15), which may roll it at any write; the
+	 * others keep the fast path's lending, which a secret spool lacks. */
+	q->flags = q->seed % 4 == 1 ? SPOOL_SECRET : 0;
+	q->budget = q->seed % 4 == 2 ? 4096 + q->seed * 7919 % 200000 : 0;
 	if (trace)
-		fprintf(stderr, "seed %lu threshold %zu mode %s data %d\n",
-			q->seed, q->threshold, q->mode, q->with_data);
+		fprintf(stderr,
+			"seed %lu threshold %zu mode %s data %d flags %u "
+			"budget %zu\n",
+			q->seed, q->threshold, q->mode, q->with_data, q->flags,
+			q->budget);
 	open_sides(q);
 	if (compare_tell(q) < 0 || compare_flags(q) < 0)
 		rc = -1;
@@ -1016,7 +1030,9 @@ static int run_sequence(struct seq *q)
 		rc = step(q);
 	if (rc == 0)
 		rc = finish(q);
-	return close_sides(q, rc);
+	rc = close_sides(q, rc);
+	spool_set_budget(0);
+	return rc;
 }
 
 /* The mode spelled three ways: "b" and "e" must change nothing. */
