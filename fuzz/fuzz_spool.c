@@ -29,7 +29,8 @@
  * (a regular file dies of it too) and is skipped.
  *
  * Input layout (missing bytes read as 0):
- *   byte 0   bits 0-2 mode (r r+ w w+ a a+, 6 and 7 wrap), bit 3 limit
+ *   byte 0   bits 0-2 mode (r r+ w w+ a a+; 6 and 7 are r and r+ of a
+ *            SPOOL_SECRET spool, whose stdio buffer is its own), bit 3 limit
  *            mode (undefined mode: just a limit), bits 4-5 spelling
  *            ("", "b", "e", "be"), bits 6-7 buffering (default,
  *            _IONBF, _IOFBF of a small size, _IOLBF)
@@ -162,6 +163,7 @@ struct run {
 	const unsigned char *data;
 	size_t data_len;
 	int vbuf_kind;
+	unsigned flags; /* struct spool_options.flags */
 	size_t vbuf_size;
 	struct side side[2];
 	int nsides;
@@ -273,10 +275,11 @@ fail(const struct run *r, const char *fmt, ...)
 		_exit(3);
 	describe(&r->cur, what, sizeof(what));
 	fprintf(stderr,
-		"\nfuzz_spool: FAILED: %s mode \"%s\" threshold %zu "
+		"\nfuzz_spool: FAILED: %s mode \"%s\"%s threshold %zu "
 		"limit %lld data %zu vbuf %d/%zu, op %d %s: ",
-		mode_name(r), r->mode, r->threshold, (long long)r->limit,
-		r->data_len, r->vbuf_kind, r->vbuf_size, r->step, what);
+		mode_name(r), r->mode, r->flags ? " secret" : "", r->threshold,
+		(long long)r->limit, r->data_len, r->vbuf_kind, r->vbuf_size,
+		r->step, what);
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
@@ -458,6 +461,7 @@ static void decode_header(struct run *r)
 	r->undefined = t >= 0xfe80 && t < 0xff00;
 	r->limit_mode = (b & 8) != 0 && !r->undefined;
 	r->vbuf_kind = (int)(b >> 6);
+	r->flags = (b & 7) >= 6 ? SPOOL_SECRET : 0;
 	r->threshold = t >= 0xff00    ? SIZE_MAX
 		       : r->undefined ? undefined_threshold(t & 0x7f)
 		       : t >= 0xfe00  ? (size_t)512 << 10
@@ -1228,6 +1232,7 @@ static int open_sides(struct run *r)
 	    .dir = work_dir,
 	    .data = r->mode[0] == 'w' ? NULL : r->data,
 	    .data_len = r->data_len,
+	    .flags = r->flags,
 	};
 	int too_big = r->limit > 0 && (off_t)r->data_len > r->limit;
 	FILE *fp;
