@@ -150,7 +150,7 @@ int spool_view(FILE *fp, const void **data, size_t *len)
 	s = spool__acquire(fp);
 	if (s == NULL)
 		return -1;
-	if (spool__view(s) != NULL && spool__view(s)->live) {
+	if (spool__live_view(s) != NULL) {
 		errno = EBUSY;
 		return spool__release(s, -1);
 	}
@@ -179,7 +179,7 @@ int spool_unview(FILE *fp)
 
 	if (s == NULL)
 		return -1;
-	if (spool__view(s) == NULL || !spool__view(s)->live) {
+	if (spool__live_view(s) == NULL) {
 		errno = EINVAL;
 		return spool__release(s, -1);
 	}

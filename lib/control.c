@@ -197,8 +197,8 @@ int spool_truncate(FILE *fp, off_t length)
 		return spool__release(s, -1);
 	}
 	/* A mapping past a file's end faults: keep the viewed bytes. */
-	if (spool__view(s) != NULL && spool__view(s)->live &&
-	    (uintmax_t)length < spool__view(s)->len) {
+	if (spool__live_view(s) != NULL &&
+	    (uintmax_t)length < spool__live_view(s)->len) {
 		errno = EBUSY;
 		return spool__release(s, -1);
 	}

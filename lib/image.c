@@ -178,8 +178,8 @@ static int mem_realloc(struct spool *s, size_t cap, const struct store *w)
 	unsigned char *old = mem_block(s), *p;
 	uintptr_t was = (uintptr_t)old;
 	size_t skew = s->skew, grow;
-	int by_hand = (old != NULL && spool__view(s) != NULL &&
-		       old == spool__view(s)->block) ||
+	const struct spool_view *v = spool__view(s);
+	int by_hand = (old != NULL && v != NULL && old == v->block) ||
 		      (s->flags & SPOOL_SECRET);
 
 	/* No allocator hands out more than PTRDIFF_MAX bytes; asking would

@@ -122,6 +122,13 @@ static inline struct spool_view *spool__view(const struct spool *s)
 {
 	return s->more != NULL ? &s->more->view : NULL;
 }
+/* The view, if one is live; NULL otherwise. */
+static inline struct spool_view *spool__live_view(const struct spool *s)
+{
+	struct spool_view *v = spool__view(s);
+
+	return v != NULL && v->live ? v : NULL;
+}
 static inline const char *spool__dir(const struct spool *s)
 {
 	return s->more != NULL ? s->more->dir : NULL;
