@@ -390,13 +390,20 @@ static int stat_on_tmpfs(void *arg)
 	return 0;
 }
 
-START_TEST(test_stat_tmp_in_memory_on_tmpfs)
+/* Run fn in a child that mounts a private tmpfs on mnt, a directory
+ * made for it under dir and gone afterwards. */
+static void in_child_on_mnt(int (*fn)(void *))
 {
 	ck_assert_int_ne(asprintf(&mnt, "%s/mnt", dir), -1);
 	ck_assert_int_eq(mkdir(mnt, 0700), 0);
-	tu_in_child(stat_on_tmpfs, NULL);
+	tu_in_child(fn, NULL);
 	ck_assert_int_eq(rmdir(mnt), 0);
 	free(mnt);
+}
+
+START_TEST(test_stat_tmp_in_memory_on_tmpfs)
+{
+	in_child_on_mnt(stat_on_tmpfs);
 }
 END_TEST
 
@@ -793,11 +800,7 @@ static int budget_full(void *arg)
 
 START_TEST(test_budget_rollover_on_full_disk)
 {
-	ck_assert_int_ne(asprintf(&mnt, "%s/mnt", dir), -1);
-	ck_assert_int_eq(mkdir(mnt, 0700), 0);
-	tu_in_child(budget_full, NULL);
-	ck_assert_int_eq(rmdir(mnt), 0);
-	free(mnt);
+	in_child_on_mnt(budget_full);
 }
 END_TEST
 
