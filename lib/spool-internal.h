@@ -85,7 +85,10 @@ struct spool_more {
  * then the segments in order; the head is resized only while segs is
  * NULL, and segs is NULL or holds at least one segment.
  * Once fd >= 0 the temp file holds the contents and its offset is the
- * position; buf and segs are NULL and pos/size are unused.
+ * position; buf and segs are NULL, size is unused, and pos is where the
+ * library last left the offset: only a hint, for where stdio's buffer
+ * should end (the caller may move the offset through spool_fileno()).
+ * An append moves it to the end, so there it is not even that.
  * All fields are guarded by the FILE lock of `fp`.
  */
 struct spool {

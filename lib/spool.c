@@ -251,25 +251,30 @@ static ssize_t read_bigger(struct spool *s, char *buf, size_t n)
 	if (r <= 0) {
 		int err = errno;
 
-		free(big);
+		if (big != buf) /* not the big buffer cut short, reused */
+			free(big);
 		errno = err;
 		return r;
 	}
-	spool__stdio_swap(s->fp, big, BIG_IOBUF);
+	spool__stdio_swap(&s->io, s->fp, big, BIG_IOBUF);
+	s->pos += r;
 	return r;
 }
 
-/* After glibc's buffer was flushed full to disk: a 64 KiB one from now
- * on. buf is that buffer, written and no longer needed; if the block
- * cannot be had, the old buffer stays. */
+/* After a write to disk: a 64 KiB buffer from glibc's first full flush
+ * on, whose next full flush ends on a 64 KiB boundary of the file (the
+ * seam's spool__stdio_fit() says why). buf is the buffer just written,
+ * no longer needed; if the block cannot be had, the old buffer stays. */
 static void write_bigger(struct spool *s, const char *buf, size_t n)
 {
 	char *big;
 
-	if (s->threshold >= 8 * BIG_IOBUF && !(s->flags & SPOOL_SECRET) &&
-	    (big = spool__stdio_bigger(&s->io, s->fp, buf, n, BIG_IOBUF, 0)) !=
-		NULL)
-		spool__stdio_swap(s->fp, big, BIG_IOBUF);
+	if (s->threshold < 8 * BIG_IOBUF || (s->flags & SPOOL_SECRET))
+		return;
+	big = spool__stdio_bigger(&s->io, s->fp, buf, n, BIG_IOBUF, 0);
+	if (big != NULL)
+		spool__stdio_swap(&s->io, s->fp, big, BIG_IOBUF);
+	spool__stdio_fit(&s->io, s->fp, BIG_IOBUF - (size_t)s->pos % BIG_IOBUF);
 }
 
 /*
@@ -288,8 +293,8 @@ static ssize_t spool_read(void *cookie, char *buf, size_t n)
 	buf = spool__stdio_read_target(&s->io, s->fp, buf, &n);
 	if (s->fd >= 0) {
 		r = read_bigger(s, buf, n);
-		if (r == -2)
-			r = spool__fd_read(s->fd, buf, n);
+		if (r == -2 && (r = spool__fd_read(s->fd, buf, n)) > 0)
+			s->pos += r;
 		if (r < 0)
 			s->last_error = errno;
 		return r;
@@ -356,6 +361,7 @@ static ssize_t spool_write(void *cookie, const char *buf, size_t n)
 		done = spool__unshare(s) < 0
 			   ? 0
 			   : spool__fd_write(s->fd, buf, want);
+		s->pos += (off_t)done;
 	}
 	if (done == want && want < n)
 		errno = EFBIG;
@@ -393,7 +399,7 @@ static int spool_seek(void *cookie, off_t *off, int whence)
 
 		if (r < 0)
 			return -1;
-		*off = r;
+		*off = s->pos = r;
 		return 0;
 	}
 	switch (whence) {

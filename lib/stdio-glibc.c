@@ -278,15 +278,46 @@ char *spool__stdio_bigger(const struct spool_stdio *io, FILE *fp,
 	    n != (size_t)(fp->_IO_buf_end - fp->_IO_buf_base) ||
 	    !default_buffer(fp, len) || (refill && !whole_refill(fp, buf)))
 		return NULL;
+	if (buf == io->big && len <= io->big_len)
+		return io->big;
 	return spool__malloc(len);
 }
 
-void spool__stdio_swap(FILE *fp, char *big, size_t len)
+/* Swap big in for stdio's buffer, which is freed unless it is big. */
+static void swap_in(FILE *fp, char *big, size_t len)
 {
 	char *old = fp->_IO_buf_base;
 
 	point_at(fp, big, len);
-	free(old);
+	if (old != big)
+		free(old);
+}
+
+void spool__stdio_swap(struct spool_stdio *io, FILE *fp, char *big, size_t len)
+{
+	swap_in(fp, big, len);
+	io->big = big;
+	io->big_len = (unsigned)len;
+}
+
+/*
+ * Why a buffer is cut short: a full flush writes the whole buffer, and
+ * glibc's fwrite() writes whole multiples of the buffer's length
+ * straight from the caller's bytes, so once one flush ends off a
+ * boundary every later one does too (the first flush after a spool
+ * moves to disk is glibc's 8 KiB buffer: 64 KiB writes then land 8 KiB
+ * past each 64 KiB boundary, and ext4 caches such a file in 8-32 KiB
+ * folios, slower to read and to splice; bench/README). glibc reads the
+ * buffer's length again after each flush (_IO_new_file_xsputn), so a
+ * buffer that ends on a boundary lines up both.
+ */
+void spool__stdio_fit(const struct spool_stdio *io, FILE *fp, size_t len)
+{
+	if (!io->fast || fp == NULL || io->big == NULL ||
+	    fp->_IO_buf_base != io->big || len == 0 || len > io->big_len ||
+	    (fp->_flags & GLIBC_USER_BUF) || !plain_buffering(fp))
+		return;
+	point_at(fp, io->big, len);
 }
 
 /*
@@ -507,7 +538,7 @@ static ssize_t probe_lend_read(void *cookie, char *buf, size_t n)
 	if (p->big != NULL && buf == fp->_IO_buf_base &&
 	    n == (size_t)(fp->_IO_buf_end - fp->_IO_buf_base) &&
 	    whole_refill(fp, buf)) {
-		spool__stdio_swap(fp, p->big, 2 * n);
+		swap_in(fp, p->big, 2 * n);
 		buf = p->big;
 		p->big = NULL;
 	}
@@ -677,10 +708,18 @@ char *spool__stdio_bigger(const struct spool_stdio *io, FILE *fp,
 	return NULL;
 }
 
-void spool__stdio_swap(FILE *fp, char *big, size_t len)
+void spool__stdio_swap(struct spool_stdio *io, FILE *fp, char *big, size_t len)
 {
+	(void)io;
 	(void)fp;
 	(void)big;
+	(void)len;
+}
+
+void spool__stdio_fit(const struct spool_stdio *io, FILE *fp, size_t len)
+{
+	(void)io;
+	(void)fp;
 	(void)len;
 }
 

@@ -26,6 +26,8 @@
 struct spool_stdio {
 	unsigned char fast;	  /* the internals path, for this stream */
 	unsigned char fix_offset; /* the _offset workaround (probed) */
+	unsigned big_len;	  /* what big holds */
+	char *big;		  /* the bigger buffer swapped in, or NULL */
 	char *own;		  /* stdio's own buffer while it writes
 				     into a lent one; NULL otherwise */
 	size_t own_len;
@@ -75,13 +77,18 @@ const void *spool__stdio_flush_source(const struct spool_stdio *io,
  * lent buffer, never past the end of stdio's own; *n may be cut. */
 char *spool__stdio_read_target(struct spool_stdio *io, FILE *fp, char *buf,
 			       size_t *n);
-/* A new buffer of `len` bytes to replace stdio's own (glibc's default
- * one, smaller) while [buf, buf + n) is its whole buffer being refilled
- * (refill) or flushed full; NULL: not now. Install it with
- * spool__stdio_swap(). */
+/* A buffer of `len` bytes to replace stdio's (glibc's default one, or
+ * the bigger one cut short by spool__stdio_fit(), which is reused) while
+ * [buf, buf + n) is its whole buffer being refilled (refill) or flushed
+ * full; NULL: not now. Install it with spool__stdio_swap(). */
 char *spool__stdio_bigger(const struct spool_stdio *io, FILE *fp,
 			  const char *buf, size_t n, size_t len, int refill);
-void spool__stdio_swap(FILE *fp, char *big, size_t len);
+void spool__stdio_swap(struct spool_stdio *io, FILE *fp, char *big, size_t len);
+/* Inside a write callback: cut the bigger buffer to its first len bytes
+ * (at most what it holds), so that stdio's next full flush ends where
+ * the caller wants it; a no-op before a swap. A refill through
+ * spool__stdio_bigger() makes it whole again. */
+void spool__stdio_fit(const struct spool_stdio *io, FILE *fp, size_t len);
 /* After a write callback: glibc's cached offset is stale (glibc bug). */
 void spool__stdio_forget_offset(const struct spool_stdio *io, FILE *fp);
 /* Is this seek, asked of the seek callback, one glibc makes to write
