@@ -152,6 +152,16 @@ static int spool_mem(struct ctx *c)
 	return spool_is_rolled(c->fp) == 0 ? 0 : -1;
 }
 
+/* A file just filled goes to the device before any pass: with 1 GiB
+ * sources, 2-3 GiB of dirty pages pass the kernel's background
+ * threshold (10% of memory here), and the flusher writing them back in
+ * the middle of a pass gave per-round ratios from 0.55 to 2.48 for the
+ * same send. */
+static int written_back(int fd)
+{
+	return fd >= 0 && syncfs(fd) == 0 ? 0 : -1;
+}
+
 static int spool_disk(struct ctx *c)
 {
 	if (c->fp == NULL) {
@@ -160,6 +170,8 @@ static int spool_disk(struct ctx *c)
 			return -1;
 		fill_spool(c->fp, c->n);
 		if (c->n <= DISK_THRESHOLD && spool_rollover(c->fp) < 0)
+			return -1;
+		if (written_back(spool_fileno(c->fp)) < 0)
 			return -1;
 	}
 	return spool_is_rolled(c->fp) == 1 ? 0 : -1;
@@ -172,6 +184,8 @@ static int src_file(struct ctx *c)
 		if (c->src < 0)
 			return -1;
 		fill_fd(c->src, c->n);
+		if (written_back(c->src) < 0)
+			return -1;
 	}
 	return 0;
 }
