@@ -168,6 +168,16 @@ int spool__mem_join(struct spool *s)
 	return spool__img_join(s);
 }
 
+/* write(2) to the temp file; s->pos follows the offset, as a hint for
+ * write_bigger(). */
+static size_t disk_write(struct spool *s, const char *buf, size_t n)
+{
+	size_t done = spool__fd_write(s->fd, buf, n);
+
+	s->pos += (off_t)done;
+	return done;
+}
+
 /*
  * Store n bytes at `at` in memory. When they would pass the threshold, or
  * memory runs out before it, roll over first and write to the file
@@ -204,7 +214,7 @@ static size_t mem_store(struct spool *s, off_t at, const char *buf, size_t n)
 	} else if (spool__roll(s) < 0) {
 		return 0;
 	}
-	return spool__fd_write(s->fd, buf, n);
+	return disk_write(s, buf, n);
 }
 
 /* Cut *n so that the write ends at the limit at the latest. */
@@ -358,10 +368,7 @@ static ssize_t spool_write(void *cookie, const char *buf, size_t n)
 			done = mem_store(s, at, buf, want);
 		}
 	} else {
-		done = spool__unshare(s) < 0
-			   ? 0
-			   : spool__fd_write(s->fd, buf, want);
-		s->pos += (off_t)done;
+		done = spool__unshare(s) < 0 ? 0 : disk_write(s, buf, want);
 	}
 	if (done == want && want < n)
 		errno = EFBIG;

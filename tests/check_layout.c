@@ -554,6 +554,40 @@ START_TEST(test_iobuf_ends_on_boundary)
 END_TEST
 
 /*
+ * The same from the first byte, through a 1 MiB threshold: fwrite()s of
+ * 40 bytes, then of 64 KiB and of sizes that are no multiple of it, so
+ * that the write that rolls over (the rest of a write that did not fit,
+ * straight to the new file) moves the offset the buffer is fitted to.
+ */
+START_TEST(test_iobuf_boundary_through_rollover)
+{
+#ifdef SPOOL_GLIBC_INTERNALS
+	NEED_FAST_PATH(); /* before anything is opened */
+	struct pair p = {spool_fopen(MiB, "w+"), tmpfile()};
+	int i, fitted = 0;
+
+	ck_assert_ptr_nonnull(p.sp);
+	ck_assert_ptr_nonnull(p.tf);
+	pair_records(&p, MiB - 300 * KiB, 99);
+	for (i = 0; i < 40; i++) {
+		pair_write(&p, i % 3 ? 64 * KiB : 56 * KiB + 40, (unsigned)i);
+		if (block_of(p.sp) == 64 * KiB) {
+			assert_ends_on_boundary(p.sp);
+			fitted++;
+		}
+	}
+	ck_assert_int_eq(spool_is_rolled(p.sp), 1);
+	ck_assert_int_ge(fitted, 20);
+	pair_seek(&p, 0, SEEK_SET);
+	pair_read(&p, 3 * MiB);
+	pair_close(&p);
+#else
+	puts(NO_BUF_FIELDS);
+#endif
+}
+END_TEST
+
+/*
  * Where the buffer must stay as it is: in memory, below a 512 KiB
  * threshold, and after setvbuf() with a caller's buffer, line buffering
  * or none. Results agree with tmpfile() given the same setvbuf().
@@ -1276,6 +1310,7 @@ int main(void)
 	tcase_add_test(tc, test_iobuf_grows_on_disk);
 	tcase_add_test(tc, test_iobuf_grows_writing);
 	tcase_add_test(tc, test_iobuf_ends_on_boundary);
+	tcase_add_test(tc, test_iobuf_boundary_through_rollover);
 	tcase_add_loop_test(tc, test_iobuf_kept, 0, NKEEP);
 	tcase_add_test(tc, test_iobuf_at_eof);
 	tcase_add_test(tc, test_iobuf_swap_leaves_heap);
