@@ -181,6 +181,7 @@ static int resize(struct spool *s, off_t length)
 int spool_truncate(FILE *fp, off_t length)
 {
 	struct spool *s = spool__acquire(fp);
+	struct spool_view *v;
 
 	if (s == NULL)
 		return -1;
@@ -197,8 +198,7 @@ int spool_truncate(FILE *fp, off_t length)
 		return spool__release(s, -1);
 	}
 	/* A mapping past a file's end faults: keep the viewed bytes. */
-	if (spool__live_view(s) != NULL &&
-	    (uintmax_t)length < spool__live_view(s)->len) {
+	if ((v = spool__live_view(s)) != NULL && (uintmax_t)length < v->len) {
 		errno = EBUSY;
 		return spool__release(s, -1);
 	}

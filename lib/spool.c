@@ -247,13 +247,20 @@ static int clamp_to_limit(const struct spool *s, size_t *n)
  */
 #define BIG_IOBUF ((size_t)64 << 10)
 
+/* May this spool have the 64 KiB buffer? Not a secret one: stdio's
+ * buffer is then the library's wiped one (secret.c). */
+static int wants_big_iobuf(const struct spool *s)
+{
+	return s->threshold >= 8 * BIG_IOBUF && !(s->flags & SPOOL_SECRET);
+}
+
 /* Read into a new 64 KiB stdio buffer; -2: not now, read as usual. */
 static ssize_t read_bigger(struct spool *s, char *buf, size_t n)
 {
 	char *big;
 	ssize_t r;
 
-	if (s->threshold < 8 * BIG_IOBUF || (s->flags & SPOOL_SECRET) ||
+	if (!wants_big_iobuf(s) ||
 	    (big = spool__stdio_bigger(&s->io, s->fp, buf, n, BIG_IOBUF, 1)) ==
 		NULL)
 		return -2;
@@ -267,7 +274,6 @@ static ssize_t read_bigger(struct spool *s, char *buf, size_t n)
 		return r;
 	}
 	spool__stdio_swap(&s->io, s->fp, big, BIG_IOBUF);
-	s->pos += r;
 	return r;
 }
 
@@ -279,7 +285,7 @@ static void write_bigger(struct spool *s, const char *buf, size_t n)
 {
 	char *big;
 
-	if (s->threshold < 8 * BIG_IOBUF || (s->flags & SPOOL_SECRET))
+	if (!wants_big_iobuf(s))
 		return;
 	big = spool__stdio_bigger(&s->io, s->fp, buf, n, BIG_IOBUF, 0);
 	if (big != NULL)
@@ -303,9 +309,11 @@ static ssize_t spool_read(void *cookie, char *buf, size_t n)
 	buf = spool__stdio_read_target(&s->io, s->fp, buf, &n);
 	if (s->fd >= 0) {
 		r = read_bigger(s, buf, n);
-		if (r == -2 && (r = spool__fd_read(s->fd, buf, n)) > 0)
-			s->pos += r;
-		if (r < 0)
+		if (r == -2)
+			r = spool__fd_read(s->fd, buf, n);
+		if (r > 0)
+			s->pos += r; /* the offset hint: see write_bigger() */
+		else if (r < 0)
 			s->last_error = errno;
 		return r;
 	}
